@@ -1,0 +1,61 @@
+"""safes3: a genuine boto3 S3 client on which insecure use cannot happen.
+
+``safes3.client(...)`` returns a real botocore S3 client that sends nothing
+without verified TLS, puts the chosen encryption on every write and proves
+it from the response, refuses every ACL change, and runs on temporary
+credentials.  Everything public is listed in ``__all__``; the modules
+behind it are private.
+"""
+
+from safes3._config import Config
+from safes3._credentials import StaticCredentials
+from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
+from safes3._exceptions import (
+    ACLRefusedError,
+    CABundleError,
+    ConfigurationError,
+    CredentialsError,
+    EncryptionConfigError,
+    EncryptionConflictError,
+    EncryptionNotAppliedError,
+    EncryptionPolicyError,
+    InsecureTransportError,
+    IntegrityError,
+    RoleAssumptionError,
+    SafeS3Error,
+    StaticCredentialsRefusedError,
+    TransferError,
+)
+from safes3._profiles import PROFILES, StoreProfile
+from safes3._session import Session, client, is_guarded
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROFILES",
+    "SSEC",
+    "SSEKMS",
+    "SSES3",
+    "ACLRefusedError",
+    "CABundleError",
+    "Config",
+    "ConfigurationError",
+    "CredentialsError",
+    "Encryption",
+    "EncryptionConfigError",
+    "EncryptionConflictError",
+    "EncryptionNotAppliedError",
+    "EncryptionPolicyError",
+    "InsecureTransportError",
+    "IntegrityError",
+    "RoleAssumptionError",
+    "SafeS3Error",
+    "Session",
+    "StaticCredentials",
+    "StaticCredentialsRefusedError",
+    "StoreProfile",
+    "TransferError",
+    "__version__",
+    "client",
+    "is_guarded",
+]

@@ -1,0 +1,88 @@
+"""The settings of a safes3 session: frozen, keyword-only, validated on construction."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from botocore.config import Config as BotocoreConfig
+
+from safes3._credentials import StaticCredentials
+from safes3._encryption import Encryption
+from safes3._exceptions import ConfigurationError, InsecureTransportError
+from safes3._profiles import StoreProfile, get_profile
+from safes3._tls import CABundle, load_ca_bundle
+
+__all__ = ["Config"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Everything a :class:`safes3.Session` enforces.
+
+    ``endpoint_url`` is None for AWS, else an ``https://`` URL of an
+    S3-compatible store; ``ca_bundle`` a PEM path or PEM text (default:
+    certifi's bundle, never ``AWS_CA_BUNDLE``); ``encryption`` the mode put on
+    every write; ``store`` the endpoint profile (``aws``, ``ceph``,
+    ``seaweedfs``, ``minio``, ``generic``; default ``aws`` without an endpoint,
+    ``generic`` with one).  ``verify`` exists only so that ``verify=False``
+    can be refused loudly.
+    """
+
+    encryption: Encryption
+    endpoint_url: str | None = None
+    ca_bundle: str | os.PathLike[str] | None = None
+    region: str | None = None
+    profile: str | None = None
+    store: str | StoreProfile | None = None
+    credentials: StaticCredentials | None = None
+    allow_static_credentials: bool = False
+    botocore_config: BotocoreConfig | None = None
+    verify: bool | None = None
+    store_profile: StoreProfile = field(init=False, repr=False)
+    tls: CABundle = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.encryption, Encryption) or type(self.encryption) is Encryption:
+            raise ConfigurationError(
+                "encryption must be one of safes3.SSEKMS(key_id), safes3.SSES3() or "
+                f"safes3.SSEC(key), got {self.encryption!r}"
+            )
+        if self.verify is False:
+            raise InsecureTransportError(
+                "verify=False turns off certificate checks and is refused; pass "
+                "ca_bundle=<path or PEM text> for a private CA instead"
+            )
+        if self.endpoint_url is not None:
+            _check_endpoint(self.endpoint_url)
+        object.__setattr__(self, "tls", load_ca_bundle(self.ca_bundle))
+        default = "aws" if self.endpoint_url is None else "generic"
+        object.__setattr__(self, "store_profile", get_profile(self.store or default))
+        if self.botocore_config is not None:
+            _check_botocore_config(self.botocore_config)
+
+
+def _check_endpoint(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
+        raise InsecureTransportError(
+            f"endpoint {url!r} is not HTTPS; safes3 talks to S3 only over verified TLS. "
+            "Use the store's https:// endpoint (and ca_bundle= for a private CA)"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"endpoint {url!r} has no host name")
+    if parts.username or parts.password:
+        raise ConfigurationError("endpoint URL must not contain credentials")
+
+
+def _check_botocore_config(cfg: BotocoreConfig) -> None:
+    if getattr(cfg, "signature_version", None) not in (None, "s3v4"):
+        raise ConfigurationError(
+            "safes3 signs with SigV4 only (signature_version='s3v4'); drop the setting"
+        )
+    s3 = getattr(cfg, "s3", None) or {}
+    if s3.get("payload_signing_enabled") is not None:
+        raise ConfigurationError(
+            "payload signing is chosen by safes3; drop s3.payload_signing_enabled"
+        )

@@ -1,0 +1,109 @@
+"""The one exception tree of safes3.
+
+Every refusal or failure that safes3 itself decides raises a subclass of
+:class:`SafeS3Error`; errors the *server* returns stay botocore's
+``ClientError`` so existing ``except ClientError`` code keeps working.
+
+::
+
+    SafeS3Error
+    ├── ConfigurationError          bad settings, found at construction
+    │   ├── CABundleError           CA bundle missing, unparsable, not a CA, expired
+    │   └── EncryptionConfigError   e.g. an SSE-C key that is not 32 bytes
+    ├── InsecureTransportError      http:// endpoint, verify=False, non-HTTPS request
+    ├── ACLRefusedError             any ACL-changing call or ACL/Grant* parameter
+    ├── EncryptionPolicyError
+    │   ├── EncryptionConflictError    caller's explicit SSE contradicts the policy
+    │   └── EncryptionNotAppliedError  the server's answer does not prove encryption
+    ├── CredentialsError            credential configuration or STS failures
+    │   ├── StaticCredentialsRefusedError
+    │   └── RoleAssumptionError
+    └── TransferError               a managed transfer failed (upload aborted)
+        └── IntegrityError          checksums disagree
+
+Messages name what was refused and what to do instead; they never contain
+key material, secret keys or session tokens.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACLRefusedError",
+    "CABundleError",
+    "ConfigurationError",
+    "CredentialsError",
+    "EncryptionConfigError",
+    "EncryptionConflictError",
+    "EncryptionNotAppliedError",
+    "EncryptionPolicyError",
+    "InsecureTransportError",
+    "IntegrityError",
+    "RoleAssumptionError",
+    "SafeS3Error",
+    "StaticCredentialsRefusedError",
+    "TransferError",
+]
+
+
+class SafeS3Error(Exception):
+    """Root of every exception safes3 raises itself."""
+
+
+class ConfigurationError(SafeS3Error, ValueError):
+    """The settings given to safes3 cannot be used safely."""
+
+
+class CABundleError(ConfigurationError):
+    """The CA bundle is missing, not PEM, holds no CA certificate, or is expired."""
+
+
+class EncryptionConfigError(ConfigurationError):
+    """An encryption mode was built with unusable parameters."""
+
+
+class InsecureTransportError(SafeS3Error):
+    """A request would leave the process without verified TLS."""
+
+
+class ACLRefusedError(SafeS3Error):
+    """An ACL-changing operation or an ACL/Grant* parameter was refused."""
+
+
+class EncryptionPolicyError(SafeS3Error):
+    """A call does not satisfy the client's encryption policy."""
+
+
+class EncryptionConflictError(EncryptionPolicyError):
+    """The caller asked for encryption that contradicts the client's policy."""
+
+
+class EncryptionNotAppliedError(EncryptionPolicyError):
+    """The server's answer does not show the expected encryption.
+
+    The object (or multipart upload) the write left behind has been deleted
+    (or aborted) before this is raised; ``cleaned_up`` says whether that worked.
+    """
+
+    def __init__(self, message: str, *, cleaned_up: bool) -> None:
+        super().__init__(message)
+        self.cleaned_up = cleaned_up
+
+
+class CredentialsError(SafeS3Error):
+    """Credentials could not be obtained or are not allowed."""
+
+
+class StaticCredentialsRefusedError(CredentialsError):
+    """Long-term access keys were found where temporary credentials are required."""
+
+
+class RoleAssumptionError(CredentialsError):
+    """STS AssumeRole failed; the message says why and what to change."""
+
+
+class TransferError(SafeS3Error):
+    """A managed transfer failed; its multipart upload has been aborted."""
+
+
+class IntegrityError(TransferError):
+    """Data read back or acknowledged by the server does not match what was sent."""

@@ -1,0 +1,154 @@
+"""The only module that knows botocore's event names.
+
+Handlers are registered on a private session's emitter before any client or
+resource exists, so every client made from it (and the clients behind
+s3transfer, paginators, waiters, presigned URLs and the resource API) carries
+them.  Each handler has a ``unique_id``: installing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.hooks import BaseEventHooks
+from botocore.model import OperationModel
+
+from safes3._exceptions import (
+    ACLRefusedError,
+    EncryptionNotAppliedError,
+    InsecureTransportError,
+)
+from safes3._rules import OperationRule, Policy, rules_for
+
+__all__ = ["Janitor", "guard_policy", "install"]
+
+_PREFIX = "safes3"
+_GUARD_EVENT = "safes3-guard.s3"
+_TRANSFER_METHODS = ("upload_file", "upload_fileobj", "download_file", "download_fileobj", "copy")
+_STASH = "safes3"
+
+Janitor = Callable[[str, dict[str, Any], dict[str, Any]], bool]
+"""Removes what a failed write left: (operation, request params, response) -> cleaned."""
+
+
+def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
+    """Register every safes3 handler on ``events`` (a session's emitter)."""
+    rules: dict[str, OperationRule] = {}
+    lock = threading.Lock()
+
+    def rule_for(model: OperationModel) -> OperationRule:
+        rule = rules.get(model.name)
+        if rule is None:
+            with lock:
+                rules.update(rules_for(model.service_model))
+            rule = rules[model.name]
+        return rule
+
+    def on_params(
+        params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
+    ) -> None:
+        policy.apply_params(rule_for(model), params)
+        context[_STASH] = {k: params[k] for k in ("Bucket", "Key", "UploadId") if k in params}
+
+    def on_request(model: OperationModel, params: dict[str, Any], **_: Any) -> None:
+        policy.check_request(rule_for(model), params)
+
+    def on_sign(request: Any, operation_name: str = "", **_: Any) -> None:
+        if not str(request.url).startswith("https://"):
+            raise InsecureTransportError(
+                f"{operation_name or 'a request'} would be signed for a non-HTTPS URL; refused"
+            )
+
+    def on_response(
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: OperationModel,
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        if http_response.status_code >= 300:
+            return
+        rule = rule_for(model)
+        if not rule.is_write:
+            return
+        problem = policy.proof_problem(rule, parsed)
+        if problem is None:
+            return
+        stash = dict(context.get(_STASH, {}))
+        cleaned = janitor(rule.name, stash, parsed)
+        where = f"s3://{stash.get('Bucket', '?')}/{stash.get('Key', '?')}"
+        raise EncryptionNotAppliedError(
+            f"{rule.name} on {where} was accepted, but the store did not prove "
+            f"{policy.encryption.mode} encryption: {problem}. "
+            + (
+                "What it wrote has been removed. "
+                if cleaned
+                else "Removing what it wrote FAILED: delete it by hand. "
+            )
+            + f"The '{policy.profile.name}' store profile says sse_s3_honoured="
+            f"{policy.profile.sse_s3_honoured}; choose a mode the store really applies "
+            "(e.g. SSEKMS or SSEC)",
+            cleaned_up=cleaned,
+        )
+
+    def on_guard_check(**_: Any) -> Policy:
+        return policy
+
+    def on_client_class(class_attributes: dict[str, Any], **_: Any) -> None:
+        for name in _TRANSFER_METHODS:
+            method = class_attributes.get(name)
+            if method is not None and not getattr(method, "_safes3_pinned", False):
+                class_attributes[name] = _pin_classic(method)
+
+    register = events.register
+    register("provide-client-params.s3", on_params, unique_id=f"{_PREFIX}-params")
+    register("before-call.s3", on_request, unique_id=f"{_PREFIX}-request")
+    register("before-sign.s3", on_sign, unique_id=f"{_PREFIX}-sign")
+    register("after-call.s3", on_response, unique_id=f"{_PREFIX}-proof")
+    register(_GUARD_EVENT, on_guard_check, unique_id=f"{_PREFIX}-guard")  # type: ignore[arg-type]
+    events.register_last("creating-client-class.s3", on_client_class, unique_id=f"{_PREFIX}-class")
+
+
+def guard_policy(events: BaseEventHooks) -> Policy | None:
+    """The policy a client's emitter enforces, or None if its guards are gone."""
+    _, response = events.emit_until_response(_GUARD_EVENT)  # type: ignore[attr-defined]
+    return response if isinstance(response, Policy) else None
+
+
+def _pin_classic(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an injected transfer method: classic s3transfer only, ACLs refused early.
+
+    boto3 may otherwise pick the CRT transfer client, which builds its own
+    connection without the endpoint, the CA bundle or these hooks.
+    """
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        extra = bound.arguments.get("ExtraArgs") or {}
+        for name in extra:
+            if name == "ACL" or name.startswith("Grant"):
+                raise ACLRefusedError(
+                    f"ExtraArgs holds {name}; safes3 refuses ACL and Grant* parameters. "
+                    "Grant access with IAM or bucket policies instead"
+                )
+        config = bound.arguments.get("Config")
+        pinned = TransferConfig() if config is None else _copy_config(config)
+        pinned.preferred_transfer_client = "classic"  # type: ignore[assignment]
+        bound.arguments["Config"] = pinned
+        return method(*bound.args, **bound.kwargs)
+
+    wrapper._safes3_pinned = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _copy_config(config: TransferConfig) -> TransferConfig:
+    clone = TransferConfig.__new__(TransferConfig)
+    clone.__dict__.update(config.__dict__)
+    return clone

@@ -1,0 +1,141 @@
+"""What each kind of S3 store does: one table, read by the client and the tests.
+
+A store's quirks are declared here as data, so the client's behaviour for an
+endpoint (addressing style, where the integrity checksum goes, which echoes
+prove encryption) and the tests' expectations come from the same row instead
+of ``if`` statements scattered through the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from safes3._exceptions import ConfigurationError
+
+__all__ = ["PROFILES", "StoreProfile", "get_profile"]
+
+KmsKeyForm = Literal["id", "arn", "alias"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreProfile:
+    """Capabilities of one kind of store, as verified against it."""
+
+    name: str
+    addressing_style: Literal["auto", "virtual", "path"]
+    trailer_checksums: bool
+    """Accepts botocore's aws-chunked body with a trailing checksum."""
+    sse_s3_honoured: bool
+    """Encrypts SSE-S3 (AES256) writes and echoes the header."""
+    sse_kms: bool
+    kms_key_forms: frozenset[KmsKeyForm]
+    default_encryption: bool
+    """Implements Put/Get/DeleteBucketEncryption (safely)."""
+    public_access_block: bool
+    sse_c_refused_over_http: bool
+    mixed_multipart_keys_refused: bool
+    """Refuses an UploadPart whose SSE-C key differs from the upload's."""
+    copy_with_sse: bool
+    """Server-side CopyObject/UploadPartCopy with SSE headers works."""
+    sts: bool
+    bool_secure_transport: bool
+    """Enforces ``Bool aws:SecureTransport`` (not only ``BoolIfExists``)."""
+
+
+PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            StoreProfile(
+                name="aws",
+                addressing_style="auto",
+                trailer_checksums=True,
+                sse_s3_honoured=True,
+                sse_kms=True,
+                kms_key_forms=frozenset({"id", "arn", "alias"}),
+                default_encryption=True,
+                public_access_block=True,
+                sse_c_refused_over_http=True,
+                mixed_multipart_keys_refused=True,
+                copy_with_sse=True,
+                sts=True,
+                bool_secure_transport=True,
+            ),
+            StoreProfile(
+                name="ceph",
+                addressing_style="path",
+                trailer_checksums=False,
+                sse_s3_honoured=False,
+                sse_kms=True,
+                kms_key_forms=frozenset({"id"}),
+                default_encryption=False,
+                public_access_block=True,
+                sse_c_refused_over_http=True,
+                mixed_multipart_keys_refused=True,
+                copy_with_sse=False,
+                sts=True,
+                bool_secure_transport=False,
+            ),
+            StoreProfile(
+                name="seaweedfs",
+                addressing_style="path",
+                trailer_checksums=True,
+                sse_s3_honoured=True,
+                sse_kms=True,
+                kms_key_forms=frozenset({"id", "alias"}),
+                default_encryption=True,
+                public_access_block=False,
+                sse_c_refused_over_http=False,
+                mixed_multipart_keys_refused=False,
+                copy_with_sse=True,
+                sts=True,
+                bool_secure_transport=True,
+            ),
+            StoreProfile(
+                name="minio",
+                addressing_style="path",
+                trailer_checksums=True,
+                sse_s3_honoured=True,
+                sse_kms=True,
+                kms_key_forms=frozenset({"id"}),
+                default_encryption=True,
+                public_access_block=False,
+                sse_c_refused_over_http=True,
+                mixed_multipart_keys_refused=True,
+                copy_with_sse=True,
+                sts=True,
+                bool_secure_transport=True,
+            ),
+            StoreProfile(
+                name="generic",
+                addressing_style="path",
+                trailer_checksums=False,
+                sse_s3_honoured=False,
+                sse_kms=True,
+                kms_key_forms=frozenset({"id"}),
+                default_encryption=False,
+                public_access_block=False,
+                sse_c_refused_over_http=False,
+                mixed_multipart_keys_refused=False,
+                copy_with_sse=False,
+                sts=True,
+                bool_secure_transport=False,
+            ),
+        )
+    }
+)
+
+
+def get_profile(name: str | StoreProfile) -> StoreProfile:
+    """The profile called ``name`` (``aws``, ``ceph``, ``seaweedfs``, ``minio``, ``generic``)."""
+    if isinstance(name, StoreProfile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown store profile {name!r}; choose one of {', '.join(sorted(PROFILES))} "
+            "(use 'generic' for an S3-compatible store not listed)"
+        ) from None

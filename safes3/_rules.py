@@ -1,0 +1,297 @@
+"""The security rules, as pure functions over parameters, requests and responses.
+
+Which operation needs what is read from the S3 service model once (which
+inputs take ``SSECustomerKey``, ``CopySourceSSECustomerKey``,
+``ServerSideEncryption``, ``ACL``/``Grant*``; which outputs echo encryption),
+so a new S3 operation is covered by its shape, not by a hand-kept list.
+Nothing here knows about botocore events: :mod:`safes3._hooks` wires these
+functions to them.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from safes3._encryption import SSEC, Encryption
+from safes3._exceptions import (
+    ACLRefusedError,
+    EncryptionConflictError,
+    EncryptionPolicyError,
+    InsecureTransportError,
+)
+from safes3._profiles import StoreProfile
+
+__all__ = ["OperationRule", "Policy", "rules_for"]
+
+_CHECKSUM_PARAMS = (
+    "ChecksumCRC32",
+    "ChecksumCRC32C",
+    "ChecksumCRC64NVME",
+    "ChecksumSHA1",
+    "ChecksumSHA256",
+    "ContentMD5",
+)
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRule:
+    """What safes3 does for one S3 operation, derived from its shapes."""
+
+    name: str
+    refused: bool
+    acl_params: tuple[str, ...]
+    customer_key: bool
+    source_key: bool
+    creates_object: bool
+    is_write: bool
+    echo_fields: frozenset[str]
+    body_checksum: bool
+
+
+_RULES_CACHE: dict[tuple[str, str], dict[str, OperationRule]] = {}
+
+
+def rules_for(service_model: ServiceModel) -> dict[str, OperationRule]:
+    """One rule per operation of ``service_model`` (cached per API version)."""
+    cache_key = (service_model.service_name, service_model.api_version)
+    rules = _RULES_CACHE.get(cache_key)
+    if rules is None:
+        rules = {
+            name: _derive(service_model.operation_model(name))
+            for name in service_model.operation_names
+        }
+        _RULES_CACHE[cache_key] = rules
+    return rules
+
+
+def _derive(op: OperationModel) -> OperationRule:
+    members = op.input_shape.members if op.input_shape is not None else {}
+    out = op.output_shape.members if op.output_shape is not None else {}
+    acl = tuple(m for m in members if m == "ACL" or m.startswith("Grant"))
+    creates = "ServerSideEncryption" in members and "Key" in members
+    is_write = op.http.get("method") in {"PUT", "POST"} and "Key" in members
+    return OperationRule(
+        name=op.name,
+        refused="AccessControlPolicy" in members,
+        acl_params=acl,
+        customer_key="SSECustomerKey" in members,
+        source_key="CopySourceSSECustomerKey" in members,
+        creates_object=creates,
+        is_write=is_write and ("SSECustomerKey" in members or creates),
+        echo_fields=frozenset(
+            f for f in ("ServerSideEncryption", "SSECustomerKeyMD5", "SSEKMSKeyId") if f in out
+        ),
+        body_checksum=bool(op.http_checksum.get("requestAlgorithmMember"))
+        and op.has_streaming_input,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The encryption mode and store profile one client enforces."""
+
+    encryption: Encryption
+    profile: StoreProfile
+
+    @property
+    def is_ssec(self) -> bool:
+        return isinstance(self.encryption, SSEC)
+
+    # ---- provide-client-params ----------------------------------------------
+
+    def apply_params(self, rule: OperationRule, params: MutableMapping[str, Any]) -> None:
+        """Refuse ACLs, put the policy's encryption on ``params`` (in place)."""
+        if rule.refused:
+            raise ACLRefusedError(
+                f"{rule.name} changes an ACL and is refused by safes3; grant access with "
+                "IAM or bucket policies instead (see `safes3 policy`)"
+            )
+        for name in rule.acl_params:
+            if params.get(name) is not None:
+                raise ACLRefusedError(
+                    f"{rule.name} was given {name}={params[name]!r}; safes3 refuses ACL and "
+                    "Grant* parameters (objects stay private to the bucket owner). Remove "
+                    "the parameter and grant access with IAM or bucket policies instead"
+                )
+        enc = self.encryption
+        if isinstance(enc, SSEC):
+            if rule.creates_object:
+                _refuse_sse_params(rule, params, enc)
+            if rule.customer_key:
+                _put_customer_key(rule, params, enc)
+            if rule.source_key:
+                _put_source_key(params, enc)
+        else:
+            if rule.creates_object:
+                _put_object_params(rule, params, enc)
+            if rule.customer_key and params.get("SSECustomerKey") is not None:
+                if rule.is_write:
+                    raise EncryptionConflictError(
+                        f"{rule.name} was given an SSE-C key, but this client's policy is "
+                        f"{enc.mode}; use a client built with encryption=SSEC(key) to write "
+                        "SSE-C objects"
+                    )
+                _normalise_key(params, "SSECustomer")
+            if rule.source_key and params.get("CopySourceSSECustomerKey") is not None:
+                _normalise_key(params, "CopySourceSSECustomer")
+        if rule.body_checksum and not _has_checksum(params):
+            body = params.get("Body")
+            if body is not None and not _rewindable(body):
+                if not self.profile.trailer_checksums:
+                    raise EncryptionPolicyError(
+                        f"{rule.name} got a non-seekable Body and the '{self.profile.name}' "
+                        "store accepts no trailing checksum; pass bytes or a seekable file, "
+                        "or use safes3's upload(), which streams in checksummed parts"
+                    )
+                params.setdefault("ChecksumAlgorithm", "CRC32")
+
+    # ---- before-call: the final request -------------------------------------
+
+    def check_request(self, rule: OperationRule, request: Mapping[str, Any]) -> None:
+        """Re-check the serialised request; add the body checksum header."""
+        url: str = request["url"]
+        if not url.startswith("https://"):
+            raise InsecureTransportError(
+                f"{rule.name} would be sent to a non-HTTPS URL; safes3 sends nothing without TLS"
+            )
+        headers: MutableMapping[str, str] = request["headers"]
+        for name in headers:
+            low = name.lower()
+            if low == "x-amz-acl" or low.startswith("x-amz-grant-"):
+                raise ACLRefusedError(
+                    f"{rule.name} carries the ACL header {name!r} (added after safes3's "
+                    "checks, e.g. by another event handler); it was not sent"
+                )
+        enc = self.encryption
+        if isinstance(enc, SSEC):
+            if rule.customer_key:
+                _require_headers(rule, headers, enc.customer_headers, enc.mode)
+            if rule.creates_object and "x-amz-server-side-encryption" in headers:
+                raise EncryptionConflictError(
+                    f"{rule.name} carries x-amz-server-side-encryption under an SSE-C policy"
+                )
+        elif rule.creates_object:
+            _require_headers(rule, headers, enc.object_headers, enc.mode)
+        if rule.body_checksum:
+            _add_body_checksum(request, headers)
+
+    # ---- after-call: proof ----------------------------------------------------
+
+    def proof_problem(self, rule: OperationRule, parsed: Mapping[str, Any]) -> str | None:
+        """Why the response to a write fails to prove the policy's encryption."""
+        enc = self.encryption
+        if isinstance(enc, SSEC):
+            if "SSECustomerKeyMD5" not in rule.echo_fields:
+                return None
+            return enc.proof_problem(parsed, require=True)
+        if "ServerSideEncryption" not in rule.echo_fields:
+            return None
+        require = rule.creates_object or rule.name == "CompleteMultipartUpload"
+        return enc.proof_problem(parsed, require=require)
+
+
+def _refuse_sse_params(rule: OperationRule, params: Mapping[str, Any], enc: Encryption) -> None:
+    for name in ("ServerSideEncryption", "SSEKMSKeyId", "SSEKMSEncryptionContext"):
+        if params.get(name) is not None:
+            raise EncryptionConflictError(
+                f"{rule.name} was given {name}, but this client's policy is {enc.mode}; "
+                "drop the parameter (safes3 adds the policy's encryption itself)"
+            )
+
+
+def _put_object_params(
+    rule: OperationRule, params: MutableMapping[str, Any], enc: Encryption
+) -> None:
+    for name, value in enc.object_params.items():
+        given = params.get(name)
+        if given is not None and given != value:
+            raise EncryptionConflictError(
+                f"{rule.name} was given {name}={given!r}, which contradicts this client's "
+                f"policy {enc!r}; drop the parameter or build a client with the mode you need"
+            )
+        params[name] = value
+
+
+def _put_customer_key(rule: OperationRule, params: MutableMapping[str, Any], enc: SSEC) -> None:
+    given = params.get("SSECustomerKey")
+    if given is not None and not enc.same_key(given):
+        raise EncryptionConflictError(
+            f"{rule.name} was given an SSE-C key other than this client's "
+            f"({enc!r}); one client writes and reads with one key"
+        )
+    algorithm = params.get("SSECustomerAlgorithm")
+    if algorithm is not None and algorithm != "AES256":
+        raise EncryptionConflictError(
+            f"{rule.name} was given SSECustomerAlgorithm={algorithm!r}; SSE-C uses AES256"
+        )
+    params.update(enc.customer_params)
+
+
+def _put_source_key(params: MutableMapping[str, Any], enc: SSEC) -> None:
+    if params.get("CopySourceSSECustomerKey") is None:
+        params.update(enc.source_params)
+    else:
+        _normalise_key(params, "CopySourceSSECustomer")
+
+
+def _normalise_key(params: MutableMapping[str, Any], prefix: str) -> None:
+    """Turn a caller's raw key into the (algorithm, base64 key, MD5) triple."""
+    value = params[prefix + "Key"]
+    key = SSEC(value) if isinstance(value, bytes | bytearray) else SSEC.from_base64(value)
+    triple = key.source_params if prefix.startswith("CopySource") else key.customer_params
+    params.update(triple)
+
+
+def _require_headers(
+    rule: OperationRule, headers: Mapping[str, str], wanted: Mapping[str, str], mode: str
+) -> None:
+    for name, value in wanted.items():
+        if headers.get(name) != value:
+            raise EncryptionPolicyError(
+                f"{rule.name} reached the wire without the {mode} header {name} safes3 put "
+                "on it (another event handler replaced the parameters); it was not sent"
+            )
+
+
+def _has_checksum(params: Mapping[str, Any]) -> bool:
+    return any(params.get(n) is not None for n in (*_CHECKSUM_PARAMS, "ChecksumAlgorithm"))
+
+
+def _rewindable(body: object) -> bool:
+    if isinstance(body, bytes | bytearray | str | memoryview):
+        return True
+    seekable = getattr(body, "seekable", None)
+    if seekable is not None:
+        return bool(seekable())
+    return hasattr(body, "seek") and hasattr(body, "tell")
+
+
+def _add_body_checksum(request: Mapping[str, Any], headers: MutableMapping[str, str]) -> None:
+    """CRC32 of the body as a header: integrity without the aws-chunked trailer."""
+    if request["context"].get("checksum", {}).get("request_algorithm"):
+        return
+    for name in headers:
+        low = name.lower()
+        if low.startswith("x-amz-checksum-") or low == "content-md5":
+            return
+    body = request.get("body")
+    if body is None:
+        return
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes | bytearray | memoryview):
+        crc = zlib.crc32(body)
+    else:
+        start = body.tell()
+        crc = 0
+        while chunk := body.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+        body.seek(start)
+    headers["x-amz-checksum-crc32"] = base64.b64encode(crc.to_bytes(4, "big")).decode()

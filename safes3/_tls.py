@@ -1,0 +1,141 @@
+"""The CA bundle: validated once, then handed to botocore as an explicit path.
+
+An explicit ``verify=<path>`` is the only setting botocore prefers over
+``AWS_CA_BUNDLE`` / ``REQUESTS_CA_BUNDLE``, so safes3 always passes one, to
+S3 and to STS alike.  PEM text is written to a private temporary file for the
+life of the process (certificates are public; nothing secret is written).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import functools
+import hashlib
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import certifi
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+from safes3._exceptions import CABundleError
+
+__all__ = ["CABundle", "load_ca_bundle"]
+
+_PEM_MARKER = "-----BEGIN CERTIFICATE-----"
+
+
+@dataclass(frozen=True)
+class CABundle:
+    """A checked bundle: the path botocore gets and a short description."""
+
+    path: str
+    certificates: int
+    earliest_expiry: dt.datetime
+
+
+def load_ca_bundle(value: str | os.PathLike[str] | None) -> CABundle:
+    """Validate ``value`` (a path, PEM text, or None for certifi's bundle)."""
+    if value is None:
+        return _check_file(certifi.where(), skip_expired=True)
+    if isinstance(value, str) and _PEM_MARKER in value:
+        return _check_file(_materialise(value), skip_expired=False)
+    path = os.fspath(value)
+    if not os.path.isfile(path):
+        raise CABundleError(
+            f"CA bundle {path!r} does not exist or is not a file; "
+            "pass the path of a PEM file holding your CA certificate(s), or the PEM text"
+        )
+    return _check_file(os.path.abspath(path), skip_expired=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _check_cached(path: str, mtime_ns: int, size: int, skip_expired: bool) -> CABundle:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CABundleError(f"CA bundle {path!r} cannot be read: {exc.strerror}") from exc
+    if _PEM_MARKER.encode() not in data:
+        raise CABundleError(
+            f"CA bundle {path!r} is not PEM: it holds no '-----BEGIN CERTIFICATE-----' block"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise CABundleError(f"CA bundle {path!r} does not parse as PEM certificates") from exc
+    now = dt.datetime.now(dt.timezone.utc)
+    usable = []
+    for cert in certs:
+        subject = cert.subject.rfc4514_string()
+        if not _is_ca(cert):
+            raise CABundleError(
+                f"CA bundle {path!r} holds {subject!r}, which is not a CA certificate "
+                "(basicConstraints CA:TRUE missing): pass the CA that signed the server "
+                "certificate, not the server certificate itself"
+            )
+        if cert.not_valid_after_utc <= now:
+            if skip_expired:
+                continue
+            raise CABundleError(
+                f"CA certificate {subject!r} in {path!r} expired on "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}: renew it and pass the new bundle"
+            )
+        if cert.not_valid_before_utc > now:
+            raise CABundleError(
+                f"CA certificate {subject!r} in {path!r} is not valid before "
+                f"{cert.not_valid_before_utc:%Y-%m-%d}: check the machine's clock"
+            )
+        usable.append(cert)
+    if not usable:
+        raise CABundleError(f"CA bundle {path!r} holds no usable CA certificate")
+    return CABundle(
+        path=path,
+        certificates=len(usable),
+        earliest_expiry=min(c.not_valid_after_utc for c in usable),
+    )
+
+
+def _check_file(path: str, *, skip_expired: bool) -> CABundle:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CABundleError(f"CA bundle {path!r} cannot be read: {exc.strerror}") from exc
+    return _check_cached(path, st.st_mtime_ns, st.st_size, skip_expired)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
+    except x509.ExtensionNotFound:
+        return cert.issuer == cert.subject
+    return bool(ext.value.ca)  # type: ignore[attr-defined]
+
+
+_tempdir: str | None = None
+
+
+def _materialise(pem: str) -> str:
+    global _tempdir
+    if _tempdir is None:
+        _tempdir = tempfile.mkdtemp(prefix="safes3-ca-")
+        atexit.register(_cleanup)
+    name = hashlib.sha256(pem.encode()).hexdigest()[:24] + ".pem"
+    path = os.path.join(_tempdir, name)
+    if not os.path.exists(path):
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(pem)
+    return path
+
+
+def _cleanup() -> None:
+    if _tempdir is None:
+        return
+    for name in os.listdir(_tempdir):
+        os.unlink(os.path.join(_tempdir, name))
+    os.rmdir(_tempdir)

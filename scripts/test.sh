@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as on a new machine: venv, project with dev extras,
+# the test stores started, pytest + mypy --strict + ruff, the stores stopped
+# whatever happened.  Usage: bash scripts/test.sh [pytest args...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+state=${SAFES3_STATE_DIR:-$root/.teststore}
+
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]' || exit 1
+
+stores=()
+stop_all() {
+    for s in "${stores[@]}"; do .venv/bin/python "scripts/${s}_store.py" stop --dir "$state/$s" || true; done
+}
+trap stop_all EXIT INT TERM
+
+SAFES3_TEST_STORES=""
+for s in ${SAFES3_STORES:-rgw}; do
+    stores+=("$s")
+    .venv/bin/python "scripts/${s}_store.py" start --dir "$state/$s" || exit 1
+    SAFES3_TEST_STORES="${SAFES3_TEST_STORES:+$SAFES3_TEST_STORES:}$state/$s/store.json"
+done
+export SAFES3_TEST_STORES
+
+rc=0
+.venv/bin/python -m pytest "$@" || rc=1
+.venv/bin/python -m mypy || rc=1
+.venv/bin/python -m ruff check . || rc=1
+.venv/bin/python -m ruff format --check . || rc=1
+exit $rc
