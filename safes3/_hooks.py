@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
 from botocore.hooks import BaseEventHooks
@@ -32,8 +32,15 @@ _GUARD_EVENT = "safes3-guard.s3"
 _TRANSFER_METHODS = ("upload_file", "upload_fileobj", "download_file", "download_fileobj", "copy")
 _STASH = "safes3"
 
-Janitor = Callable[[str, dict[str, Any], dict[str, Any]], bool]
-"""Removes what a failed write left: (operation, request params, response) -> cleaned."""
+
+class Janitor(Protocol):
+    """Inspects and removes what a write left behind, through a guarded client."""
+
+    def head(self, stash: Mapping[str, Any], parsed: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def remove(
+        self, operation: str, stash: Mapping[str, Any], parsed: Mapping[str, Any]
+    ) -> bool: ...
 
 
 def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
@@ -76,23 +83,27 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
         rule = rule_for(model)
         if not rule.is_write:
             return
-        problem = policy.proof_problem(rule, parsed)
+        stash: dict[str, Any] = context.get(_STASH, {})
+        problem = policy.proof_problem(rule, parsed, lambda: janitor.head(stash, parsed))
         if problem is None:
             return
-        stash = dict(context.get(_STASH, {}))
-        cleaned = janitor(rule.name, stash, parsed)
+        cleaned = janitor.remove(rule.name, stash, parsed)
         where = f"s3://{stash.get('Bucket', '?')}/{stash.get('Key', '?')}"
+        hint = ""
+        if policy.encryption.mode == "SSE-S3" and not policy.profile.sse_s3_honoured:
+            hint = (
+                f" The '{policy.profile.name}' store profile records that this store does "
+                "not apply SSE-S3: use SSEKMS or SSEC with it."
+            )
         raise EncryptionNotAppliedError(
             f"{rule.name} on {where} was accepted, but the store did not prove "
             f"{policy.encryption.mode} encryption: {problem}. "
             + (
-                "What it wrote has been removed. "
+                "What it wrote has been removed."
                 if cleaned
-                else "Removing what it wrote FAILED: delete it by hand. "
+                else "Removing what it wrote FAILED: delete it by hand."
             )
-            + f"The '{policy.profile.name}' store profile says sse_s3_honoured="
-            f"{policy.profile.sse_s3_honoured}; choose a mode the store really applies "
-            "(e.g. SSEKMS or SSEC)",
+            + hint,
             cleaned_up=cleaned,
         )
 

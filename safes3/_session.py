@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -47,8 +48,8 @@ class Session:
             aws_session_token=creds.session_token if creds else None,
         )
         self.policy = Policy(encryption=cfg.encryption, profile=cfg.store_profile)
-        install(self._boto.events, self.policy, self._clean_up)
-        self._janitor: BaseClient | None = None
+        install(self._boto.events, self.policy, self)
+        self._janitor_client: BaseClient | None = None
         self._lock = threading.Lock()
         check_temporary(self._boto.get_credentials(), allow_static=cfg.allow_static_credentials)
 
@@ -104,20 +105,33 @@ class Session:
             return ours.merge(BotocoreConfig(retries={"mode": "standard"}))
         return user.merge(ours)
 
-    def _clean_up(self, operation: str, stash: dict[str, Any], parsed: dict[str, Any]) -> bool:
-        """Delete the object, or abort the upload, that an unproven write left."""
+    def _janitor(self) -> Any:
         with self._lock:
-            if self._janitor is None:
-                self._janitor = self._boto.client("s3", **self.client_kwargs())
-        janitor: Any = self._janitor
+            if self._janitor_client is None:
+                self._janitor_client = self._boto.client("s3", **self.client_kwargs())
+        return self._janitor_client
+
+    def head(self, stash: Mapping[str, Any], parsed: Mapping[str, Any]) -> dict[str, Any]:
+        """HeadObject of what a write just stored (its response is the proof)."""
+        extra = {"VersionId": parsed["VersionId"]} if parsed.get("VersionId") else {}
+        try:
+            found: dict[str, Any] = self._janitor().head_object(
+                Bucket=stash.get("Bucket"), Key=stash.get("Key"), **extra
+            )
+        except (BotoCoreError, ClientError):
+            return {}
+        return found
+
+    def remove(self, operation: str, stash: Mapping[str, Any], parsed: Mapping[str, Any]) -> bool:
+        """Delete the object, or abort the upload, that an unproven write left."""
         bucket, key = stash.get("Bucket"), stash.get("Key")
         upload_id = stash.get("UploadId") or parsed.get("UploadId")
         try:
             if operation in {"CreateMultipartUpload", "UploadPart", "UploadPartCopy"}:
-                janitor.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                self._janitor().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             else:
                 extra = {"VersionId": parsed["VersionId"]} if parsed.get("VersionId") else {}
-                janitor.delete_object(Bucket=bucket, Key=key, **extra)
+                self._janitor().delete_object(Bucket=bucket, Key=key, **extra)
         except (BotoCoreError, ClientError):
             return False
         return True
