@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import safes3
-from safes3 import Config, ConfigurationError, InsecureTransportError, SSEKMS
+from safes3 import SSEKMS, Config, ConfigurationError, InsecureTransportError
 
 ENC = SSEKMS("k1")
 

@@ -99,9 +99,15 @@ def test_proof_problems() -> None:
     assert SSES3().proof_problem({}, require=True) is not None
     assert SSES3().proof_problem({}, require=False) is None
     kms = SSEKMS("k1")
-    assert kms.proof_problem({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k1"}, require=True) is None
+    assert (
+        kms.proof_problem({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k1"}, require=True)
+        is None
+    )
     assert kms.proof_problem({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k2"}, require=True)
     key = SSEC(KEY)
     assert key.proof_problem({"SSECustomerKeyMD5": key.key_md5}, require=True) is None
-    assert key.proof_problem({"SSECustomerKeyMD5": f"{key.key_md5}, {key.key_md5}"}, require=True) is None
+    assert (
+        key.proof_problem({"SSECustomerKeyMD5": f"{key.key_md5}, {key.key_md5}"}, require=True)
+        is None
+    )
     assert key.proof_problem({"SSECustomerKeyMD5": "other"}, require=True)
