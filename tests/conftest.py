@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -40,25 +40,26 @@ def store(request: pytest.FixtureRequest) -> StoreInfo:
     return info
 
 
-def raw_client(store: StoreInfo, keys: Keys | None = None, **config: object) -> S3Client:
+def raw_client(store: StoreInfo, keys: Keys | None = None, **config: Any) -> S3Client:
     """A plain boto3 client for arranging and inspecting server state."""
     k = keys or store.admin
-    settings: dict[str, object] = {
+    settings: dict[str, Any] = {
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
         "s3": {"addressing_style": "path"},
         "retries": {"max_attempts": 2, "mode": "standard"},
     }
     settings.update(config)
-    return boto3.session.Session().client(
+    made: S3Client = boto3.session.Session().client(
         "s3",
         endpoint_url=store.endpoint_url,
         region_name=store.region,
         aws_access_key_id=k.access_key,
         aws_secret_access_key=k.secret_key,
         verify=store.ca_bundle,
-        config=Config(**settings),  # type: ignore[arg-type]
+        config=Config(**settings),
     )
+    return made
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +72,11 @@ def empty_bucket(s3: S3Client, bucket: str) -> None:
     for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
         for up in page.get("Uploads", []):
             s3.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+    for versions in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
             s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for o in page.get("Contents", []):
+    for listing in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in listing.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=o["Key"])
 
 

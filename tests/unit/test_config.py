@@ -36,7 +36,7 @@ def test_config_is_frozen_and_keyword_only() -> None:
     with pytest.raises(AttributeError):
         cfg.endpoint_url = "http://x"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        Config(ENC)  # type: ignore[misc]
+        Config(ENC)  # type: ignore[call-arg]
 
 
 def test_static_keys_refused_by_default() -> None:
