@@ -8,6 +8,7 @@ EXPECTED = {
     "SSEKMS",
     "SSES3",
     "ACLRefusedError",
+    "AssumeRole",
     "CABundleError",
     "Config",
     "ConfigurationError",
