@@ -7,12 +7,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 state=${SAFES3_STATE_DIR:-$root/.teststore}
 
-if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip
-fi
-[ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]' || exit 1
+. scripts/venv.sh
 
 stores=()
 stop_all() {

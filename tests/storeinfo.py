@@ -26,6 +26,7 @@ class StoreInfo:
     """A live test store: endpoints, CA, identities, role and KMS keys."""
 
     name: str
+    path: str
     endpoint_url: str
     http_endpoint_url: str
     ca_bundle: str
@@ -43,6 +44,7 @@ class StoreInfo:
         raw = json.loads(Path(path).read_text())
         return cls(
             name=raw["name"],
+            path=str(path),
             endpoint_url=raw["endpoint_url"],
             http_endpoint_url=raw["http_endpoint_url"],
             ca_bundle=raw["ca_bundle"],
