@@ -27,6 +27,7 @@ from safes3._exceptions import (
     TransferError,
 )
 from safes3._profiles import PROFILES, StoreProfile
+from safes3._role import AssumeRole
 from safes3._session import Session, client, is_guarded
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
     "SSEKMS",
     "SSES3",
     "ACLRefusedError",
+    "AssumeRole",
     "CABundleError",
     "Config",
     "ConfigurationError",

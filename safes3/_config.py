@@ -12,6 +12,7 @@ from safes3._credentials import StaticCredentials
 from safes3._encryption import Encryption
 from safes3._exceptions import ConfigurationError, InsecureTransportError
 from safes3._profiles import StoreProfile, get_profile
+from safes3._role import AssumeRole
 from safes3._tls import CABundle, load_ca_bundle
 
 __all__ = ["Config"]
@@ -36,7 +37,7 @@ class Config:
     region: str | None = None
     profile: str | None = None
     store: str | StoreProfile | None = None
-    credentials: StaticCredentials | None = None
+    credentials: StaticCredentials | AssumeRole | None = None
     allow_static_credentials: bool = False
     botocore_config: BotocoreConfig | None = None
     verify: bool | None = None

@@ -98,7 +98,16 @@ class StaticCredentialsRefusedError(CredentialsError):
 
 
 class RoleAssumptionError(CredentialsError):
-    """STS AssumeRole failed; the message says why and what to change."""
+    """STS AssumeRole failed; the message says why and what to change.
+
+    ``reason`` names the cause for code that reacts to it: ``unknown-role``,
+    ``not-trusted``, ``duration``, ``unreachable``, ``mfa``, ``no-source``
+    or ``rejected``.
+    """
+
+    def __init__(self, message: str, *, reason: str = "rejected") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TransferError(SafeS3Error):

@@ -11,6 +11,7 @@ from botocore.client import BaseClient
 from botocore.config import Config as BotocoreConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safes3._boto import build_session
 from safes3._config import Config
 from safes3._credentials import check_temporary
 from safes3._exceptions import ConfigurationError, InsecureTransportError
@@ -39,13 +40,11 @@ class Session:
         self.config: Config = config if config is not None else Config(**settings)
         install_redaction()
         cfg = self.config
-        creds = cfg.credentials
-        self._boto = boto3.session.Session(
-            profile_name=cfg.profile,
-            region_name=cfg.region,
-            aws_access_key_id=creds.access_key_id if creds else None,
-            aws_secret_access_key=creds.secret_access_key if creds else None,
-            aws_session_token=creds.session_token if creds else None,
+        self._boto = build_session(
+            profile=cfg.profile,
+            region=cfg.region,
+            credentials=cfg.credentials,
+            ca_path=cfg.tls.path,
         )
         self.policy = Policy(encryption=cfg.encryption, profile=cfg.store_profile)
         install(self._boto.events, self.policy, self)
