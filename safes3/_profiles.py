@@ -39,6 +39,10 @@ class StoreProfile:
     """Refuses an UploadPart whose SSE-C key differs from the upload's."""
     copy_with_sse: bool
     """Server-side CopyObject/UploadPartCopy with SSE headers works."""
+    kms_unknown_key_refused: bool
+    """Refuses a write naming a KMS key it does not know (instead of creating one)."""
+    object_acl_effective: bool
+    """An object-level public-read ACL really opens the object to anonymous reads."""
     sts: bool
     bool_secure_transport: bool
     """Enforces ``Bool aws:SecureTransport`` (not only ``BoolIfExists``)."""
@@ -60,6 +64,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
+                kms_unknown_key_refused=True,
+                object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=True,
             ),
@@ -75,6 +81,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=False,
+                kms_unknown_key_refused=True,
+                object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=False,
             ),
@@ -90,6 +98,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=True,
+                kms_unknown_key_refused=False,
+                object_acl_effective=False,
                 sts=True,
                 bool_secure_transport=True,
             ),
@@ -105,6 +115,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
+                kms_unknown_key_refused=True,
+                object_acl_effective=False,
                 sts=True,
                 bool_secure_transport=True,
             ),
@@ -120,6 +132,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=False,
+                kms_unknown_key_refused=False,
+                object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=False,
             ),

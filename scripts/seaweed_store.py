@@ -629,6 +629,7 @@ def start(args: argparse.Namespace) -> None:
             "other_bucket_pattern": OTHER_BUCKET_PATTERN,
             "kms_keys_created_on_first_use": True,
             "log": str(log),
+            "data_dir": str(folder / "data"),
         },
     }
     (folder / "store.json").write_text(json.dumps(info, indent=2) + "\n")
