@@ -71,6 +71,12 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
                 f"{operation_name or 'a request'} would be signed for a non-HTTPS URL; refused"
             )
 
+    def on_send(request: Any, **_: Any) -> None:
+        if not str(request.url).startswith("https://"):
+            raise InsecureTransportError(
+                f"a request to {request.url.split('?')[0]!r} is not HTTPS; it was not sent"
+            )
+
     def on_response(
         http_response: Any,
         parsed: dict[str, Any],
@@ -120,6 +126,7 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
     register("provide-client-params.s3", on_params, unique_id=f"{_PREFIX}-params")
     register("before-call.s3", on_request, unique_id=f"{_PREFIX}-request")
     register("before-sign.s3", on_sign, unique_id=f"{_PREFIX}-sign")
+    register("before-send.s3", on_send, unique_id=f"{_PREFIX}-send")
     register("after-call.s3", on_response, unique_id=f"{_PREFIX}-proof")
     register(_GUARD_EVENT, on_guard_check, unique_id=f"{_PREFIX}-guard")  # type: ignore[arg-type]
     events.register_last("creating-client-class.s3", on_client_class, unique_id=f"{_PREFIX}-class")

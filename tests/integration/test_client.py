@@ -270,3 +270,85 @@ def test_debug_logs_never_show_secrets(store: StoreInfo, bucket: str) -> None:
     assert secret not in text
     assert base64.b64decode(secret).hex() not in text
     assert store.admin.secret_key not in text
+
+
+def test_ssec_key_never_goes_over_plain_http(store: StoreInfo, bucket: str) -> None:
+    """Even if a later event handler rewrites the URL, the last check before sending holds."""
+    s3 = client_for(store, safes3.SSEC.generate())
+    http_base = store.http_endpoint_url
+
+    def downgrade(request: object, **_: object) -> None:
+        url: str = request.url  # type: ignore[attr-defined]
+        request.url = url.replace(store.endpoint_url, http_base)  # type: ignore[attr-defined]
+
+    s3.meta.events.register_last("before-sign.s3", downgrade)
+    with pytest.raises(safes3.InsecureTransportError, match="not HTTPS"):
+        s3.put_object(Bucket=bucket, Key="h", Body=b"x")
+    assert raw_client(store).list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+def test_plain_http_ssec_is_up_to_the_client(store: StoreInfo, bucket: str) -> None:
+    """What the store itself does with an SSE-C key over plain HTTP (plain boto3)."""
+    plain = raw_client(store)
+    plain = boto3.session.Session().client(
+        "s3",
+        endpoint_url=store.http_endpoint_url,
+        region_name=store.region,
+        aws_access_key_id=store.admin.access_key,
+        aws_secret_access_key=store.admin.secret_key,
+        config=plain.meta.config,
+    )
+    attempt = {"Bucket": bucket, "Key": "h", "Body": b"x", "SSECustomerAlgorithm": "AES256"}
+    if profile(store).sse_c_refused_over_http:
+        with pytest.raises(ClientError):
+            plain.put_object(**attempt, SSECustomerKey=os.urandom(32))  # type: ignore[arg-type]
+    else:
+        plain.put_object(**attempt, SSECustomerKey=os.urandom(32))  # type: ignore[arg-type]
+
+
+def test_a_multipart_upload_never_mixes_keys(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    key = safes3.SSEC.generate()
+    s3 = client_for(store, key)
+    wire = Wire().attach(s3)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mix")
+    with pytest.raises(safes3.EncryptionConflictError, match="SSE-C key other than"):
+        s3.upload_part(
+            Bucket=bucket,
+            Key="mix",
+            UploadId=up["UploadId"],
+            PartNumber=1,
+            Body=b"x" * 100,
+            SSECustomerKey=os.urandom(32),
+        )
+    assert [s for s in wire.sent if "partNumber=" in s.url] == []
+    s3.abort_multipart_upload(Bucket=bucket, Key="mix", UploadId=up["UploadId"])
+    assert admin_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_managed_copy_keeps_encryption(store: StoreInfo, bucket: str, admin_s3: S3Client) -> None:
+    key = safes3.SSEC.generate()
+    s3 = client_for(store, key)
+    wire = Wire().attach(s3)
+    s3.put_object(Bucket=bucket, Key="src", Body=BODY)
+
+    def copy() -> None:
+        s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "dst")
+
+    if profile(store).copy_with_sse:
+        copy()
+        assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == BODY
+    else:
+        with pytest.raises(ClientError, match="NotImplemented"):
+            copy()
+        assert "dst" not in [
+            o["Key"] for o in admin_s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        ]
+    head = wire.where("HEAD", "/src")[0]
+    assert head.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
+    sent = wire.where("PUT", "/dst")[0]
+    assert sent.header("x-amz-copy-source-server-side-encryption-customer-key-md5") == (
+        key.fingerprint
+    )
+    assert sent.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
