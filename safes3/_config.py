@@ -13,7 +13,7 @@ from safes3._encryption import Encryption
 from safes3._exceptions import ConfigurationError, InsecureTransportError
 from safes3._profiles import StoreProfile, get_profile
 from safes3._role import AssumeRole
-from safes3._tls import CABundle, load_ca_bundle
+from safes3._tls import CABundle, check_tls_floor, load_ca_bundle
 
 __all__ = ["Config"]
 
@@ -57,6 +57,7 @@ class Config:
             )
         if self.endpoint_url is not None:
             _check_endpoint(self.endpoint_url)
+        check_tls_floor()
         object.__setattr__(self, "tls", load_ca_bundle(self.ca_bundle))
         default = "aws" if self.endpoint_url is None else "generic"
         object.__setattr__(self, "store_profile", get_profile(self.store or default))

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
+import ssl
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from cryptography.x509.oid import ExtensionOID
 
 from safes3._exceptions import CABundleError
 
-__all__ = ["CABundle", "load_ca_bundle"]
+__all__ = ["CABundle", "check_tls_floor", "load_ca_bundle"]
 
 _PEM_MARKER = "-----BEGIN CERTIFICATE-----"
 
@@ -139,3 +140,18 @@ def _cleanup() -> None:
     for name in os.listdir(_tempdir):
         os.unlink(os.path.join(_tempdir, name))
     os.rmdir(_tempdir)
+
+
+def check_tls_floor() -> None:
+    """Refuse to run where new client TLS contexts would accept less than TLS 1.2.
+
+    botocore builds its context with ``SSLContext(PROTOCOL_TLS_CLIENT)``,
+    whose floor is TLS 1.2 on Python >= 3.10 unless the system's OpenSSL
+    configuration lowers it; safes3 checks instead of assuming.
+    """
+    floor = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).minimum_version
+    if floor == ssl.TLSVersion.MINIMUM_SUPPORTED or floor < ssl.TLSVersion.TLSv1_2:
+        raise CABundleError(
+            f"this Python/OpenSSL would accept {floor.name} connections; safes3 requires "
+            "TLS 1.2 or newer: fix the system OpenSSL configuration (MinProtocol = TLSv1.2)"
+        )
