@@ -9,6 +9,7 @@ behind it are private.
 
 from safes3._config import Config
 from safes3._credentials import StaticCredentials
+from safes3._download import DownloadResult, download
 from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
 from safes3._exceptions import (
     ACLRefusedError,
@@ -29,6 +30,8 @@ from safes3._exceptions import (
 from safes3._profiles import PROFILES, StoreProfile
 from safes3._role import AssumeRole
 from safes3._session import Session, client, is_guarded
+from safes3._transfer_settings import TransferSettings
+from safes3._upload import UploadResult, upload
 
 __version__ = "0.1.0"
 
@@ -43,6 +46,7 @@ __all__ = [
     "Config",
     "ConfigurationError",
     "CredentialsError",
+    "DownloadResult",
     "Encryption",
     "EncryptionConfigError",
     "EncryptionConflictError",
@@ -57,7 +61,11 @@ __all__ = [
     "StaticCredentialsRefusedError",
     "StoreProfile",
     "TransferError",
+    "TransferSettings",
+    "UploadResult",
     "__version__",
     "client",
+    "download",
     "is_guarded",
+    "upload",
 ]

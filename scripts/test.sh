@@ -16,7 +16,7 @@ stop_all() {
 trap stop_all EXIT INT TERM
 
 SAFES3_TEST_STORES=""
-for s in ${SAFES3_STORES:-rgw}; do
+for s in ${SAFES3_STORES:-rgw seaweed}; do
     stores+=("$s")
     .venv/bin/python "scripts/${s}_store.py" start --dir "$state/$s" || exit 1
     SAFES3_TEST_STORES="${SAFES3_TEST_STORES:+$SAFES3_TEST_STORES:}$state/$s/store.json"

@@ -11,6 +11,7 @@ EXPECTED = {
     "AssumeRole",
     "CABundleError",
     "Config",
+    "DownloadResult",
     "ConfigurationError",
     "CredentialsError",
     "Encryption",
@@ -27,9 +28,13 @@ EXPECTED = {
     "StaticCredentialsRefusedError",
     "StoreProfile",
     "TransferError",
+    "TransferSettings",
+    "UploadResult",
     "__version__",
     "client",
+    "download",
     "is_guarded",
+    "upload",
 }
 
 
