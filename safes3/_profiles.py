@@ -27,6 +27,8 @@ class StoreProfile:
     addressing_style: Literal["auto", "virtual", "path"]
     trailer_checksums: bool
     """Accepts botocore's aws-chunked body with a trailing checksum."""
+    checksum_headers_verified: bool
+    """Checks ``x-amz-checksum-*`` headers (else only Content-MD5 is checked)."""
     sse_s3_honoured: bool
     """Encrypts SSE-S3 (AES256) writes and echoes the header."""
     sse_kms: bool
@@ -56,6 +58,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 name="aws",
                 addressing_style="auto",
                 trailer_checksums=True,
+                checksum_headers_verified=True,
                 sse_s3_honoured=True,
                 sse_kms=True,
                 kms_key_forms=frozenset({"id", "arn", "alias"}),
@@ -73,6 +76,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 name="ceph",
                 addressing_style="path",
                 trailer_checksums=False,
+                checksum_headers_verified=False,
                 sse_s3_honoured=False,
                 sse_kms=True,
                 kms_key_forms=frozenset({"id"}),
@@ -90,6 +94,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 name="seaweedfs",
                 addressing_style="path",
                 trailer_checksums=True,
+                checksum_headers_verified=True,
                 sse_s3_honoured=True,
                 sse_kms=True,
                 kms_key_forms=frozenset({"id", "alias"}),
@@ -107,6 +112,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 name="minio",
                 addressing_style="path",
                 trailer_checksums=True,
+                checksum_headers_verified=True,
                 sse_s3_honoured=True,
                 sse_kms=True,
                 kms_key_forms=frozenset({"id"}),
@@ -124,6 +130,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 name="generic",
                 addressing_style="path",
                 trailer_checksums=False,
+                checksum_headers_verified=False,
                 sse_s3_honoured=False,
                 sse_kms=True,
                 kms_key_forms=frozenset({"id"}),

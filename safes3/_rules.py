@@ -11,6 +11,7 @@ functions to them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import zlib
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -182,7 +183,9 @@ class Policy:
         elif rule.creates_object:
             _require_headers(rule, wire, enc.object_headers, enc.mode)
         if rule.body_checksum:
-            _add_body_checksum(request, wire, headers)
+            _add_body_checksum(
+                request, wire, headers, md5=not self.profile.checksum_headers_verified
+            )
 
     # ---- after-call: proof ----------------------------------------------------
 
@@ -285,25 +288,40 @@ def _rewindable(body: object) -> bool:
 
 
 def _add_body_checksum(
-    request: Mapping[str, Any], wire: Mapping[str, str], headers: MutableMapping[str, str]
+    request: Mapping[str, Any],
+    wire: Mapping[str, str],
+    headers: MutableMapping[str, str],
+    *,
+    md5: bool,
 ) -> None:
-    """CRC32 of the body as a header: integrity without the aws-chunked trailer."""
+    """A checksum of the body as a header: integrity without the aws-chunked trailer.
+
+    CRC32 costs almost nothing; on stores that ignore ``x-amz-checksum-*``
+    headers (``checksum_headers_verified=False``) Content-MD5 is added too,
+    since it is the only digest such a store checks.
+    """
     if request["context"].get("checksum", {}).get("request_algorithm"):
         return
-    for low in wire:
-        if low.startswith("x-amz-checksum-") or low == "content-md5":
-            return
+    want_crc = not any(low.startswith("x-amz-checksum-") for low in wire)
+    want_md5 = md5 and "content-md5" not in wire
     body = request.get("body")
-    if body is None:
+    if body is None or not (want_crc or want_md5):
         return
+    crc, digest = 0, hashlib.md5() if want_md5 else None  # noqa: S324
     if isinstance(body, str):
         body = body.encode()
     if isinstance(body, bytes | bytearray | memoryview):
         crc = zlib.crc32(body)
+        if digest is not None:
+            digest.update(body)
     else:
         start = body.tell()
-        crc = 0
         while chunk := body.read(_CHUNK):
             crc = zlib.crc32(chunk, crc)
+            if digest is not None:
+                digest.update(chunk)
         body.seek(start)
-    headers["x-amz-checksum-crc32"] = base64.b64encode(crc.to_bytes(4, "big")).decode()
+    if want_crc:
+        headers["x-amz-checksum-crc32"] = base64.b64encode(crc.to_bytes(4, "big")).decode()
+    if digest is not None:
+        headers["Content-MD5"] = base64.b64encode(digest.digest()).decode()

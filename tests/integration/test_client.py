@@ -67,6 +67,7 @@ def test_ssec_headers_on_the_wire_and_enforced_by_the_server(
         assert sent.header("x-amz-server-side-encryption-customer-algorithm") == "AES256"
         assert sent.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
     assert put.header("x-amz-checksum-crc32") is not None
+    assert (put.header("content-md5") is not None) is not profile(store).checksum_headers_verified
     assert put.header("x-amz-content-sha256") == "UNSIGNED-PAYLOAD"
     assert put.header("x-amz-acl") is None
     with pytest.raises(ClientError) as no_key:

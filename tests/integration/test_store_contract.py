@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import uuid
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -286,3 +287,18 @@ def test_default_checksum_trailer_versus_header_checksums(store: StoreInfo, buck
 
     for key in ("sha256", "md5"):
         assert default.get_object(Bucket=bucket, Key=key)["Body"].read() == PLAINTEXT
+
+
+def test_which_checksums_the_store_verifies(store: StoreInfo, bucket: str) -> None:
+    s3 = raw_client(store)
+    crc = zlib.crc32(PLAINTEXT)
+    wrong_crc = base64.b64encode((crc ^ 1).to_bytes(4, "big")).decode()
+    if caps(store).checksum_headers_verified:
+        with pytest.raises(ClientError, match=r"BadDigest|InvalidDigest|Checksum"):
+            s3.put_object(Bucket=bucket, Key="crc", Body=PLAINTEXT, ChecksumCRC32=wrong_crc)
+    else:
+        s3.put_object(Bucket=bucket, Key="crc", Body=PLAINTEXT, ChecksumCRC32=wrong_crc)
+        assert s3.get_object(Bucket=bucket, Key="crc")["Body"].read() == PLAINTEXT
+    wrong_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()  # noqa: S324
+    with pytest.raises(ClientError, match=r"BadDigest|InvalidDigest"):
+        s3.put_object(Bucket=bucket, Key="md5", Body=PLAINTEXT, ContentMD5=wrong_md5)
