@@ -1,0 +1,44 @@
+"""The private boto3 session and where its credentials come from.
+
+Static keys, a named profile (with or without ``role_arn``), or an
+:class:`~safes3.AssumeRole`: whichever it is, STS is reached only over HTTPS
+with the safes3 CA bundle, and an S3 request refused for expired
+credentials is retried once after renewing them.
+"""
+
+from __future__ import annotations
+
+import boto3
+import botocore.session
+
+from safes3._credentials import StaticCredentials
+from safes3._expiry import install as install_expiry
+from safes3._role import AssumeRole
+from safes3._sts import harden, install_role
+
+__all__ = ["build_session"]
+
+
+def build_session(
+    *,
+    profile: str | None,
+    region: str | None,
+    credentials: StaticCredentials | AssumeRole | None,
+    ca_path: str,
+) -> boto3.session.Session:
+    """A boto3 session whose STS side channel follows the S3 transport rules."""
+    core = botocore.session.Session()
+    harden(core, ca_path)
+    static = credentials if isinstance(credentials, StaticCredentials) else None
+    session = boto3.session.Session(
+        botocore_session=core,
+        profile_name=profile,
+        region_name=region,
+        aws_access_key_id=static.access_key_id if static else None,
+        aws_secret_access_key=static.secret_access_key if static else None,
+        aws_session_token=static.session_token if static else None,
+    )
+    if isinstance(credentials, AssumeRole):
+        install_role(core, credentials, ca_path=ca_path, region=session.region_name)
+    install_expiry(core.get_component("event_emitter"), core.get_credentials)
+    return session

@@ -1,0 +1,270 @@
+"""Temporary credentials from STS, under the same transport rules as S3.
+
+Two paths lead to STS: an explicit :class:`safes3.AssumeRole`, and an AWS
+config profile with ``role_arn`` that boto3's own provider resolves.  Both
+get the safes3 CA bundle (botocore otherwise takes ``AWS_CA_BUNDLE`` or
+certifi for the STS side channel: boto3#4188) and a check, just before
+anything is sent, that the request is HTTPS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.client import BaseClient
+from botocore.config import Config as BotocoreConfig
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,
+)
+
+from safes3._credentials import StaticCredentials
+from safes3._exceptions import ConfigurationError, InsecureTransportError, RoleAssumptionError
+from safes3._redact import register_secret
+from safes3._role import AssumeRole
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+__all__ = ["RoleCredentials", "harden", "install_role"]
+
+_METHOD = "safes3-assume-role"
+_DEFAULT_REGION = "us-east-1"
+_STS_CONFIG = BotocoreConfig(
+    retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=10, read_timeout=30
+)
+
+Fetch = Callable[[], dict[str, str]]
+
+
+def harden(core: botocore.session.Session, ca_path: str) -> None:
+    """Give every STS client ``core`` makes the safes3 CA and the HTTPS check.
+
+    Clients created by boto3's AssumeRoleProvider (profiles with role_arn)
+    take ``verify`` from the ``ca_bundle`` setting and copy the session's
+    event handlers, so both reach them.
+    """
+    core.set_config_variable("ca_bundle", ca_path)
+    core.get_component("event_emitter").register(
+        "before-send.sts", _refuse_plain_http, unique_id="safes3-sts-https"
+    )
+
+
+def guard_client(sts: BaseClient) -> None:
+    """The HTTPS check on one STS client, however it was made."""
+    sts.meta.events.register("before-send.sts", _refuse_plain_http, unique_id="safes3-sts-https")
+
+
+def _refuse_plain_http(request: Any, **_: Any) -> None:
+    if not str(request.url).lower().startswith("https://"):
+        raise InsecureTransportError(
+            "an STS request would leave over plain HTTP and was refused before sending; "
+            "set the STS endpoint (sts_endpoint_url, or endpoint_url for sts in the AWS "
+            "config) to https://"
+        )
+
+
+class RoleCredentials(RefreshableCredentials):
+    """botocore's refreshable credentials, plus a forced renewal after ``ExpiredToken``.
+
+    ``generation`` counts AssumeRole calls; :meth:`renew` skips the call when
+    another thread already renewed since the failed request was signed.
+    """
+
+    def __init__(self, role: AssumeRole, fetch: Fetch) -> None:
+        self._fetch = fetch
+        self._state = threading.Lock()
+        self._forced = False
+        self.generation = 0
+        first = fetch()
+        margin = role.refresh_margin_seconds
+        super().__init__(
+            access_key=first["access_key"],
+            secret_key=first["secret_key"],
+            token=first["token"],
+            expiry_time=dt.datetime.fromisoformat(first["expiry_time"]),
+            refresh_using=self._refresh_from_sts,
+            method=_METHOD,
+            time_fetcher=role.clock,
+            advisory_timeout=margin,
+            mandatory_timeout=max(1, margin // 2),
+        )
+
+    def refresh_needed(self, refresh_in: int | None = None) -> bool:
+        return self._forced or bool(super().refresh_needed(refresh_in))
+
+    def renew(self, seen_generation: int) -> None:
+        """AssumeRole again now, unless that happened after ``seen_generation``."""
+        with self._state:
+            if self.generation != seen_generation:
+                return
+            self._forced = True
+        try:
+            self.get_frozen_credentials()
+        finally:
+            self._forced = False
+
+    def _refresh_from_sts(self) -> dict[str, str]:
+        data = self._fetch()
+        with self._state:
+            self.generation += 1
+            self._forced = False
+        return data
+
+
+class _Provider(CredentialProvider):
+    METHOD = _METHOD
+    CANONICAL_NAME = "safes3AssumeRole"
+
+    def __init__(self, credentials: RoleCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RoleCredentials:
+        return self._credentials
+
+
+def install_role(
+    core: botocore.session.Session, role: AssumeRole, *, ca_path: str, region: str | None
+) -> RoleCredentials:
+    """Assume ``role`` now (errors surface at construction) and make it ``core``'s credentials."""
+    harden(core, ca_path)
+    sts = sts_client(role, ca_path=ca_path, region=region)
+    credentials = RoleCredentials(role, make_fetcher(role, sts))
+    resolver = core.get_component("credential_provider")
+    resolver.insert_before(resolver.providers[0].METHOD, _Provider(credentials))
+    return credentials
+
+
+def sts_client(role: AssumeRole, *, ca_path: str, region: str | None) -> STSClient:
+    """An STS client on the role's source credentials, verified with the safes3 CA."""
+    source_core = botocore.session.Session()
+    harden(source_core, ca_path)
+    src = role.source
+    if isinstance(src, StaticCredentials):
+        session = boto3.session.Session(
+            botocore_session=source_core,
+            aws_access_key_id=src.access_key_id,
+            aws_secret_access_key=src.secret_access_key,
+            aws_session_token=src.session_token,
+        )
+    else:
+        try:
+            session = boto3.session.Session(botocore_session=source_core, profile_name=src)
+        except ProfileNotFound as exc:
+            raise ConfigurationError(
+                f"AssumeRole source profile {src!r} is not in the AWS config files"
+            ) from exc
+    client: STSClient = session.client(
+        "sts",
+        endpoint_url=role.sts_endpoint_url,
+        region_name=region or session.region_name or _DEFAULT_REGION,
+        verify=ca_path,
+        use_ssl=True,
+        config=_STS_CONFIG,
+    )
+    guard_client(client)
+    if not client.meta.endpoint_url.lower().startswith("https://"):
+        raise InsecureTransportError(
+            f"the STS endpoint resolved to {client.meta.endpoint_url!r}, which is not HTTPS"
+        )
+    return client
+
+
+def make_fetcher(role: AssumeRole, sts: STSClient) -> Fetch:
+    """The refresh function: one AssumeRole call, its failures translated."""
+
+    def fetch() -> dict[str, str]:
+        try:
+            kwargs = role.assume_role_kwargs()
+        except Exception as exc:
+            raise RoleAssumptionError(
+                f"the mfa_token callback failed ({type(exc).__name__}); cannot assume "
+                f"{role.role_arn} without a current MFA code",
+                reason="mfa",
+            ) from exc
+        try:
+            answer = sts.assume_role(**kwargs)
+        except ClientError as exc:
+            raise translate(exc, role) from exc
+        except NoCredentialsError as exc:
+            raise RoleAssumptionError(
+                f"no credentials to call STS with for {role.role_arn}: set source= "
+                "(a profile name or safes3.StaticCredentials) or configure the boto3 chain",
+                reason="no-source",
+            ) from exc
+        except (BotocoreConnectionError, HTTPClientError) as exc:
+            raise RoleAssumptionError(
+                f"STS at {sts.meta.endpoint_url} is unreachable ({type(exc).__name__}); "
+                "check sts_endpoint_url, the network, and that the CA bundle verifies it",
+                reason="unreachable",
+            ) from exc
+        except BotoCoreError as exc:
+            raise RoleAssumptionError(
+                f"AssumeRole for {role.role_arn} failed: {type(exc).__name__}",
+                reason="rejected",
+            ) from exc
+        found = answer["Credentials"]
+        register_secret(found["SecretAccessKey"])
+        register_secret(found["SessionToken"])
+        return {
+            "access_key": found["AccessKeyId"],
+            "secret_key": found["SecretAccessKey"],
+            "token": found["SessionToken"],
+            "expiry_time": found["Expiration"].isoformat(),
+        }
+
+    return fetch
+
+
+def translate(exc: ClientError, role: AssumeRole) -> RoleAssumptionError:
+    """An STS error as a sentence; Ceph RGW answers with a bare status and no code."""
+    error = exc.response.get("Error") or {}
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    said = (
+        f"STS answered HTTP {status}"
+        + (f" {code}" if code else "")
+        + (f": {message}" if message else "")
+    )
+    arn = role.role_arn
+    if code == "NoSuchEntity" or status == 404:
+        return RoleAssumptionError(
+            f"the role {arn} does not exist ({said}); check role_arn", reason="unknown-role"
+        )
+    if code in {"AccessDenied", "AccessDeniedException"} or status == 403:
+        extra = " and the external id" if role.external_id else ""
+        extra += " and MFA" if role.mfa_serial else ""
+        return RoleAssumptionError(
+            f"not allowed to assume {arn} ({said}): the role may not exist, or its trust "
+            f"policy does not name the source identity{extra}; fix the trust policy or use "
+            "another source",
+            reason="not-trusted",
+        )
+    duration_hint = "duration" in message.lower() or (
+        not code and status == 400 and role.duration_seconds > 3600
+    )
+    if duration_hint:
+        return RoleAssumptionError(
+            f"duration_seconds={role.duration_seconds} is more than {arn} allows ({said}); "
+            "lower duration_seconds or raise the role's MaxSessionDuration",
+            reason="duration",
+        )
+    return RoleAssumptionError(
+        f"AssumeRole for {arn} was rejected ({said}); check the session policy, the session "
+        "name and the external id",
+        reason="rejected",
+    )
