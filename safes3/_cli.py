@@ -1,0 +1,406 @@
+"""The ``safes3`` command: transfers, a read-only bucket audit, policies, key rotation.
+
+Exit codes: 0 success; 1 an operation failed (a safes3 refusal or an S3
+error; the message is on stderr); 2 bad usage; 3-6 ``audit`` found a
+problem whose worst severity is low (3), medium (4), high (5) or critical
+(6); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safes3 import __version__
+from safes3._clisettings import encryption_setting, load_ssec, session_for
+from safes3._clitransfer import download, upload
+from safes3._exceptions import SafeS3Error
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+Progress = Callable[[int, "int | None"], None]
+
+
+def _split(url: str) -> tuple[str, str]:
+    if not url.startswith("s3://"):
+        raise SafeS3Error(f"{url!r} is not an s3://BUCKET/KEY address")
+    bucket, _, key = url[5:].partition("/")
+    if not bucket:
+        raise SafeS3Error(f"{url!r} names no bucket")
+    return bucket, key
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace, label: str) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr, or None when quiet or not on a terminal."""
+    if args.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+    except ImportError:
+        yield None
+        return
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# ---- cp / ls / rm -----------------------------------------------------------
+
+
+def _cmd_cp(args: argparse.Namespace) -> int:
+    src, dst = args.source, args.dest
+    if not src.startswith("s3://") and not dst.startswith("s3://"):
+        raise SafeS3Error("cp needs at least one s3:// address; use cp for local copies")
+    s3 = session_for(args, encryption_setting(args, required=dst.startswith("s3://"))).client()
+    if dst.startswith("s3://"):
+        bucket, key = _split(dst)
+        if not key or key.endswith("/"):
+            key += Path(src).name if src != "-" else ""
+        if not key:
+            raise SafeS3Error("give the destination key: s3://BUCKET/KEY")
+        with contextlib.ExitStack() as stack:
+            source: IO[bytes]
+            size: int | None = None
+            if src == "-":
+                source = sys.stdin.buffer
+            elif src.startswith("s3://"):
+                sb, sk = _split(src)
+                got = s3.get_object(Bucket=sb, Key=sk)
+                body: Any = stack.enter_context(got["Body"])
+                source, size = body, got.get("ContentLength")
+            else:
+                source = stack.enter_context(Path(src).open("rb"))
+                size = Path(src).stat().st_size
+            progress = stack.enter_context(_progress(args, key))
+            upload(s3, source, bucket, key, size=size, progress=progress)
+    else:
+        bucket, key = _split(src)
+        size = s3.head_object(Bucket=bucket, Key=key).get("ContentLength")
+        with _progress(args, key) as progress:
+            if dst == "-":
+                download(s3, bucket, key, sys.stdout.buffer, size=size, progress=progress)
+                sys.stdout.buffer.flush()
+            else:
+                target = Path(dst) / Path(key).name if Path(dst).is_dir() else Path(dst)
+                partial = target.with_name(target.name + ".safes3-partial")
+                with partial.open("wb") as fh:
+                    download(s3, bucket, key, fh, size=size, progress=progress)
+                partial.replace(target)
+    return EXIT_OK
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    s3 = session_for(args, encryption_setting(args, required=False)).client()
+    rows: list[dict[str, Any]] = []
+    if not args.url:
+        rows = [{"bucket": b["Name"]} for b in s3.list_buckets().get("Buckets", [])]
+    else:
+        bucket, prefix = _split(args.url)
+        extra: dict[str, Any] = {} if args.recursive else {"Delimiter": "/"}
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, **extra
+        ):
+            rows += [{"prefix": p["Prefix"]} for p in page.get("CommonPrefixes", [])]
+            rows += [
+                {"key": o["Key"], "size": o["Size"], "modified": o["LastModified"].isoformat()}
+                for o in page.get("Contents", [])
+            ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        if "bucket" in row:
+            print(row["bucket"])
+        elif "prefix" in row:
+            print(f"{'PRE':>30} {row['prefix']}")
+        else:
+            print(f"{row['modified'][:19]} {row['size']:>10} {row['key']}")
+    return EXIT_OK
+
+
+def _cmd_rm(args: argparse.Namespace) -> int:
+    s3 = session_for(args, encryption_setting(args, required=False)).client()
+    bucket, key = _split(args.url)
+    keys = [key]
+    if args.recursive:
+        keys = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            for o in page.get("Contents", [])
+        ]
+    elif not key:
+        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+    for k in keys:
+        s3.delete_object(Bucket=bucket, Key=k)
+        if not args.quiet:
+            print(f"delete: s3://{bucket}/{k}")
+    return EXIT_OK
+
+
+# ---- audit / policy / rekey / demo -----------------------------------------
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from safes3._audit import audit_bucket, exit_code
+    from safes3._auditreport import to_json, to_sarif, write_table
+
+    session = session_for(args, encryption_setting(args, required=False))
+    s3, profile = session.client(), session.config.store_profile
+    reports = []
+    for bucket in args.buckets:
+        with _progress(args, f"scan {bucket}") as progress:
+            reports.append(
+                audit_bucket(s3, bucket, profile, workers=args.workers, progress=progress)
+            )
+    if args.sarif:
+        Path(args.sarif).write_text(json.dumps(to_sarif(reports, __version__), indent=2))
+    if args.json:
+        print(to_json(reports))
+    else:
+        write_table(reports, sys.stdout)
+    return exit_code(reports)
+
+
+def _cmd_policy(args: argparse.Namespace) -> int:
+    from safes3 import _policygen as pg
+    from safes3._profiles import get_profile
+
+    session = session_for(args, encryption_setting(args, required=False)) if args.apply else None
+    profile = (
+        session.config.store_profile
+        if session
+        else get_profile(args.store or _env_store() or "aws")
+    )
+    b = args.bucket
+    groups = []
+    if args.deny_insecure_transport:
+        groups.append(pg.deny_insecure_transport(b, profile))
+    if args.allow_ip:
+        groups.append(pg.restrict_to_ips(b, args.allow_ip))
+    if args.require_mfa is not None:
+        groups.append(pg.require_mfa(b, args.require_mfa, args.mfa_max_age))
+    if args.deny_acl_changes:
+        groups.append(pg.deny_acl_changes(b))
+    if args.require_encryption:
+        groups.append(pg.require_encryption(b, profile, args.require_encryption))
+    policy = pg.bucket_policy(*groups)
+    text = pg.dumps(policy)
+    print(text)
+    if session is None:
+        return EXIT_OK
+    s3 = session.client()
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
+    stored = s3.get_bucket_policy(Bucket=b)["Policy"]
+    if not pg.same_policy(stored, policy):
+        raise SafeS3Error(f"the policy read back from {b} differs from the one put: {stored}")
+    print(f"applied to {b} and verified by reading it back", file=sys.stderr)
+    return EXIT_OK
+
+
+def _env_store() -> str | None:
+    import os
+
+    return os.environ.get("SAFES3_STORE")
+
+
+def _cmd_rekey(args: argparse.Namespace) -> int:
+    from safes3._encryption import SSEC
+    from safes3._rekey import Rekeyer, StateFile, rekey
+
+    bucket, prefix = _split(args.url)
+    new = load_ssec(args.new_key) if args.new_key else encryption_setting(args, required=True)
+    old = load_ssec(args.old_key) if args.old_key else None
+    if old is None and not args.encrypt:
+        raise SafeS3Error("give --old-key SOURCE to rotate SSE-C keys, or --encrypt")
+    if old is not None and isinstance(new, SSEC) and old == new:
+        raise SafeS3Error("the old and the new SSE-C key are the same key")
+    writer_session = session_for(args, new)
+    reader = session_for(args, old).client() if old else None
+    if reader is None:
+        reader = session_for(args, encryption_setting(args, required=False)).client()
+    job = Rekeyer(
+        writer=writer_session.client(),
+        reader=reader,
+        new=new,
+        old=old,
+        profile=writer_session.config.store_profile,
+    )
+    state = StateFile(Path(args.state), job.header(bucket, prefix))
+
+    def report(key: str, status: str) -> None:
+        if args.json:
+            print(json.dumps({"key": key, "status": status}), flush=True)
+        elif not args.quiet:
+            print(f"{status}: s3://{bucket}/{key}", flush=True)
+
+    result = rekey(job, bucket, prefix, state, report)
+    summary = {"done": len(result.done), "skipped": len(result.skipped), "failed": result.failed}
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"{len(result.done)} rewritten, {len(result.skipped)} skipped, "
+        f"{len(result.failed)} failed",
+        file=sys.stdout if args.json else sys.stderr,
+    )
+    return EXIT_ERROR if result.failed else EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from safes3 import _demo  # type: ignore[attr-defined, unused-ignore]
+
+    code: int = _demo.run(args.store_json)
+    return code
+
+
+# ---- parser ------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("connection (flags override SAFES3_* and AWS_* variables)")
+    g.add_argument("--endpoint-url", help="https:// URL of the store (SAFES3_ENDPOINT_URL)")
+    g.add_argument("--ca-bundle", help="PEM file of a private CA (SAFES3_CA_BUNDLE)")
+    g.add_argument(
+        "--store", help="store profile: aws, ceph, seaweedfs, minio, generic (SAFES3_STORE)"
+    )
+    g.add_argument("--region", help="region (default: the profile's, else us-east-1)")
+    g.add_argument("--profile", help="AWS profile (AWS_PROFILE); role_arn profiles work")
+    g.add_argument(
+        "--encryption",
+        help="kms:KEY-ARN, sse-s3 or sse-c:ENVVAR_OR_FILE "
+        "(SAFES3_ENCRYPTION); an SSE-C key is read from that variable or file",
+    )
+    g.add_argument(
+        "--allow-static-credentials",
+        action="store_true",
+        default=None,
+        help="accept long-term access keys (SAFES3_ALLOW_STATIC_CREDENTIALS=1)",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars or chatter")
+
+    parser = argparse.ArgumentParser(
+        prog="safes3",
+        description="S3 over verified TLS with every write encrypted: transfers, a "
+        "read-only security audit, bucket policies and key rotation.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage, 3-6 audit worst severity "
+        "(low, medium, high, critical), 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"safes3 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("cp", parents=[common], help="copy local<->S3, S3->S3; '-' is stdin/out")
+    p.add_argument("source")
+    p.add_argument("dest")
+    p.set_defaults(func=_cmd_cp)
+
+    p = sub.add_parser("ls", parents=[common], help="list buckets, or keys under s3://B/PREFIX")
+    p.add_argument("url", nargs="?")
+    p.add_argument("-r", "--recursive", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_ls)
+
+    p = sub.add_parser("rm", parents=[common], help="delete s3://B/KEY (or a prefix)")
+    p.add_argument("url")
+    p.add_argument("-r", "--recursive", action="store_true")
+    p.set_defaults(func=_cmd_rm)
+
+    p = sub.add_parser("audit", parents=[common], help="read-only security audit of buckets")
+    p.add_argument("buckets", nargs="+", metavar="BUCKET")
+    p.add_argument("--json", action="store_true", help="findings and inventory as JSON")
+    p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 log to FILE")
+    p.add_argument("--workers", type=int, default=8, help="concurrent HeadObject calls")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("policy", parents=[common], help="generate (and --apply) a bucket policy")
+    p.add_argument("bucket")
+    p.add_argument("--deny-insecure-transport", action="store_true")
+    p.add_argument(
+        "--allow-ip",
+        action="append",
+        metavar="CIDR",
+        help="deny requests from outside these ranges (repeatable)",
+    )
+    p.add_argument("--require-mfa", metavar="PREFIX", help="deny access under PREFIX without MFA")
+    p.add_argument("--mfa-max-age", type=int, default=3600, metavar="SECONDS")
+    p.add_argument("--deny-acl-changes", action="store_true")
+    p.add_argument("--require-encryption", choices=["sse-kms", "sse-s3", "sse-c", "any"])
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="replace the bucket's policy with this one and verify it was stored",
+    )
+    p.set_defaults(func=_cmd_policy)
+
+    p = sub.add_parser("rekey", parents=[common], help="rotate SSE-C keys or encrypt plaintext")
+    p.add_argument("url", metavar="s3://BUCKET/PREFIX")
+    p.add_argument("--old-key", metavar="SOURCE", help="current SSE-C key: env:NAME or file:PATH")
+    p.add_argument(
+        "--new-key",
+        metavar="SOURCE",
+        help="new SSE-C key: env:NAME or file:PATH (default: --encryption)",
+    )
+    p.add_argument("--encrypt", action="store_true", help="encrypt unencrypted objects")
+    p.add_argument(
+        "--state",
+        required=True,
+        metavar="FILE",
+        help="progress file for resuming (holds key fingerprints, never keys)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON line per object")
+    p.set_defaults(func=_cmd_rekey)
+
+    p = sub.add_parser("demo", help="run the demonstration against a test store")
+    p.add_argument("--store-json", required=True, metavar="PATH")
+    p.set_defaults(func=_cmd_demo, quiet=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``safes3`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("safes3: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SafeS3Error as exc:
+        print(f"safes3: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        print(
+            f"safes3: error: the store answered {err.get('Code') or 'an error'}"
+            f" ({err.get('Message') or 'no message'})",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    except (BotoCoreError, OSError) as exc:
+        print(f"safes3: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
