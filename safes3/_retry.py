@@ -1,0 +1,144 @@
+"""Per-part retries: which failures are worth another try, and how long to wait.
+
+A transfer retries one part (or range) at a time, from its buffer, with
+tenacity: exponential backoff with full jitter, bounded in attempts.  So that
+these retries do not multiply with botocore's own, the transfer engine marks
+its calls and a ``needs-retry`` handler on the client tells botocore not to
+retry those (other calls on the same client keep botocore's retries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from botocore.client import BaseClient
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
+)
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from safes3._transfer_settings import TransferSettings
+
+__all__ = ["RetryableError", "describe", "engine_calls", "is_retryable", "quiet_botocore", "run"]
+
+T = TypeVar("T")
+
+_RETRY_CODES = frozenset(
+    {
+        "SlowDown",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeTooSkewed",
+        "BadDigest",
+    }
+)
+_NETWORK = (
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ResponseStreamingError,
+    IncompleteReadError,
+    ConnectionError,
+    TimeoutError,
+)
+_local = threading.local()
+
+
+class RetryableError(Exception):
+    """A part or range came back wrong in a way a fresh attempt can fix."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Connection resets, timeouts, 5xx, SlowDown, RequestTimeout, bad digests."""
+    if isinstance(exc, SSLError):
+        return False
+    if isinstance(exc, (*_NETWORK, RetryableError)):
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.get("Code") in _RETRY_CODES or int(status) >= 500
+    return isinstance(exc, HTTPClientError)
+
+
+def run(
+    settings: TransferSettings,
+    call: Callable[[], T],
+    on_retry: Callable[[int, BaseException], None],
+) -> T:
+    """``call()`` with the transfer's retry policy; ``on_retry(attempt, error)`` before each retry.
+
+    The last error is re-raised unchanged when the attempts run out.
+    """
+
+    def before_sleep(state: RetryCallState) -> None:
+        assert state.outcome is not None
+        error = state.outcome.exception()
+        assert error is not None
+        on_retry(state.attempt_number, error)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(settings.max_attempts),
+        wait=wait_random_exponential(multiplier=settings.backoff_initial, max=settings.backoff_max),
+        retry=retry_if_exception(is_retryable),
+        sleep=settings.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    result: T = retrying(_marked, call)
+    return result
+
+
+def _marked(call: Callable[[], T]) -> T:
+    with engine_calls():
+        result: T = call()
+    return result
+
+
+@contextmanager
+def engine_calls() -> Iterator[None]:
+    """Mark this thread's S3 calls as the engine's own (botocore will not retry them)."""
+    previous = getattr(_local, "active", False)
+    _local.active = True
+    try:
+        yield
+    finally:
+        _local.active = previous
+
+
+def quiet_botocore(s3: BaseClient) -> None:
+    """Install, once per client, the handler that turns off botocore retries for marked calls."""
+    s3.meta.events.register_first(
+        "needs-retry.s3",
+        _no_retry_for_engine,  # type: ignore[arg-type]
+        unique_id="safes3-transfer-no-retry",
+    )
+
+
+def _no_retry_for_engine(**_: Any) -> bool | None:
+    return False if getattr(_local, "active", False) else None
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, secret-free description of a store or network error."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"{err.get('Code', 'error')} (HTTP {status}) from {exc.operation_name}"
+    return f"{type(exc).__name__}: {exc}"

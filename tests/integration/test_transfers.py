@@ -1,0 +1,256 @@
+"""safes3.upload / safes3.download against the live stores.
+
+What reached the wire is read from a ``before-send`` recorder; what the store
+holds is read back with plain boto3 (``admin_s3``).  Server errors (500,
+503 SlowDown) are injected at the botocore level: a ``before-send`` handler
+answers instead of the network, so the request never leaves the process.
+Real network faults are in ``test_transfer_faults.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+import safes3
+from tests.clients import client_for
+from tests.storeinfo import StoreInfo
+from tests.wire import Sent, Wire
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.store
+
+MiB = 1 << 20
+PART = 5 * MiB
+DATA = os.urandom(3 * PART + 12345)
+FAST = safes3.TransferSettings(part_size=PART, max_concurrency=3, sleep=lambda _s: None)
+
+
+class Trickle:
+    """A pipe-like source whose ``read(n)`` returns short reads."""
+
+    def __init__(self, data: bytes, step: int = 65_537) -> None:
+        self._inner = io.BytesIO(data)
+        self._step = step
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(min(n, self._step))
+
+
+def encryptions(store: StoreInfo) -> list[safes3.Encryption]:
+    return [safes3.SSEC.generate(), safes3.SSEKMS(store.kms_key_ids[0])]
+
+
+def part_number(sent: Sent) -> int | None:
+    query = parse_qs(urlsplit(sent.url).query)
+    return int(query["partNumber"][0]) if "partNumber" in query else None
+
+
+def part_puts(wire: Wire) -> list[int]:
+    return [n for s in wire.where("PUT", "uploadId=") if (n := part_number(s)) is not None]
+
+
+def uploads_left(admin_s3: S3Client, bucket: str) -> list[Any]:
+    return admin_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def answer(status: int, code: str) -> AWSResponse:
+    body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+    return AWSResponse("https://injected", status, {}, _Raw(body))
+
+
+def inject(s3: Any, decide: Callable[[Sent], AWSResponse | None]) -> Wire:
+    """Record every request; answer those ``decide`` picks instead of sending them."""
+    wire = Wire()
+
+    def on_send(request: Any, **_: Any) -> AWSResponse | None:
+        wire.record(request)
+        return decide(wire.sent[-1])
+
+    s3.meta.events.register("before-send.s3", on_send)
+    return wire
+
+
+def test_multipart_upload_and_download_with_each_encryption(
+    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    for enc in encryptions(store):
+        s3 = client_for(store, enc)
+        wire = Wire().attach(s3)
+        seen: list[tuple[int, int | None]] = []
+        result = safes3.upload(
+            s3, Trickle(DATA), bucket, "obj", settings=FAST, progress=lambda d, t: seen.append((d, t))
+        )
+        assert (result.size, result.parts, result.retries, result.bytes_resent) == (
+            len(DATA),
+            4,
+            0,
+            0,
+        )
+        assert result.checksum == safes3_crc(DATA)
+        assert seen[-1] == (len(DATA), None) and len(seen) == 4
+        uploads = wire.where("PUT", "uploadId=")
+        assert sorted(part_puts(wire)) == [1, 2, 3, 4]
+        for sent in uploads:
+            assert sent.header("x-amz-checksum-crc32")
+            if isinstance(enc, safes3.SSEC):
+                assert sent.header("x-amz-server-side-encryption-customer-key-md5") == enc.key_md5
+        (create,) = wire.where("POST", "?uploads")
+        assert create.header("x-amz-checksum-algorithm") == "CRC32"
+        assert uploads_left(admin_s3, bucket) == []
+
+        head_args: dict[str, Any] = {}
+        if isinstance(enc, safes3.SSEC):
+            head_args = dict(enc.customer_params)
+        stored = admin_s3.head_object(Bucket=bucket, Key="obj", **head_args)
+        assert stored["ContentLength"] == len(DATA)
+        if isinstance(enc, safes3.SSEKMS):
+            assert stored.get("ServerSideEncryption") == "aws:kms"
+
+        target = tmp_path / "out.bin"
+        got = safes3.download(s3, bucket, "obj", target, settings=FAST, checksum=result.checksum)
+        assert target.read_bytes() == DATA
+        assert got.verified == "crc32" and got.checksum == result.checksum
+        stream = io.BytesIO()
+        got = safes3.download(s3, bucket, "obj", stream, settings=FAST)
+        assert stream.getvalue() == DATA
+        gets = [s for s in wire.where("GET") if s.header("range")]
+        assert len(gets) >= 8
+        if isinstance(enc, safes3.SSEC):
+            assert all(
+                s.header("x-amz-server-side-encryption-customer-key-md5") == enc.key_md5
+                for s in gets
+            )
+
+
+def test_small_objects_go_up_in_one_checksummed_put(store: StoreInfo, bucket: str) -> None:
+    s3 = client_for(store, safes3.SSEC.generate())
+    wire = Wire().attach(s3)
+    result = safes3.upload(s3, iter([b"abc", b"def"]), bucket, "small", settings=FAST)
+    assert result.parts == 1 and result.checksum == safes3_crc(b"abcdef")
+    (put,) = wire.where("PUT", "/small")
+    assert put.header("x-amz-checksum-crc32") == safes3_crc(b"abcdef")
+    assert wire.where("POST") == []
+    out = io.BytesIO()
+    safes3.download(s3, bucket, "small", out, checksum=result.checksum)
+    assert out.getvalue() == b"abcdef"
+
+
+def test_injected_slowdown_resends_only_that_part(
+    store: StoreInfo, admin_s3: S3Client, bucket: str
+) -> None:
+    s3 = client_for(store, safes3.SSEC.generate())
+    refused: list[int] = []
+
+    def slow_down_part_2_once(sent: Sent) -> AWSResponse | None:
+        if part_number(sent) == 2 and not refused:
+            refused.append(2)
+            return answer(503, "SlowDown")
+        return None
+
+    wire = inject(s3, slow_down_part_2_once)
+    result = safes3.upload(s3, DATA, bucket, "obj", settings=FAST)
+    assert sorted(part_puts(wire)) == [1, 2, 2, 3, 4]
+    assert (result.retries, result.bytes_resent) == (1, PART)
+    assert uploads_left(admin_s3, bucket) == []
+    out = io.BytesIO()
+    safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
+    assert out.getvalue() == DATA
+
+
+def test_a_part_that_keeps_failing_aborts_the_upload(
+    store: StoreInfo, admin_s3: S3Client, bucket: str
+) -> None:
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    sleeps: list[float] = []
+    settings = safes3.TransferSettings(part_size=PART, max_attempts=3, sleep=sleeps.append)
+    wire = inject(s3, lambda s: answer(500, "InternalError") if part_number(s) == 3 else None)
+    with pytest.raises(safes3.TransferError, match="part 3 failed after 3 attempt") as caught:
+        safes3.upload(s3, Trickle(DATA), bucket, "obj", settings=settings)
+    assert "aborted" in str(caught.value)
+    assert part_puts(wire).count(3) == 3
+    assert len(sleeps) == 2
+    assert wire.where("DELETE", "uploadId=")
+    assert uploads_left(admin_s3, bucket) == []
+    assert admin_s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+class Interrupted(Exception):
+    """Stands in for the process dying after some parts."""
+
+
+def test_an_interrupted_upload_resumes_from_its_journal(
+    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    key = safes3.SSEC.generate()
+    journal = tmp_path / "upload.journal"
+
+    def stop_after_two(done: int, _total: int | None) -> None:
+        if done >= 2 * PART:
+            raise Interrupted
+
+    first = client_for(store, key)
+    with pytest.raises(Interrupted):
+        safes3.upload(
+            first, DATA, bucket, "obj", settings=FAST, journal=journal, progress=stop_after_two
+        )
+    recorded = json.loads(journal.read_text())
+    done = sorted(p["number"] for p in recorded["parts"])
+    assert len(done) >= 2
+    assert key.fingerprint in journal.read_text()
+    assert key.customer_params["SSECustomerKey"] not in journal.read_text()
+    assert len(uploads_left(admin_s3, bucket)) == 1
+
+    with pytest.raises(safes3.TransferError, match="same key"):
+        safes3.upload(
+            client_for(store, safes3.SSEC.generate()), DATA, bucket, "obj", journal=journal
+        )
+
+    second = client_for(store, key)
+    wire = Wire().attach(second)
+    result = safes3.upload(second, Trickle(DATA), bucket, "obj", settings=FAST, journal=journal)
+    assert wire.where("GET", "uploadId=")
+    assert sorted(part_puts(wire)) == [n for n in range(1, 5) if n not in done]
+    assert result.parts_resumed == len(done) and result.parts == 4
+    assert not journal.exists()
+    assert uploads_left(admin_s3, bucket) == []
+    out = io.BytesIO()
+    safes3.download(second, bucket, "obj", out, checksum=result.checksum)
+    assert out.getvalue() == DATA
+
+
+def test_a_download_that_does_not_match_is_refused(
+    store: StoreInfo, bucket: str, tmp_path: Path
+) -> None:
+    s3 = client_for(store, safes3.SSEC.generate())
+    safes3.upload(s3, DATA[:1000], bucket, "obj")
+    target = tmp_path / "out.bin"
+    with pytest.raises(safes3.IntegrityError, match="does not match"):
+        safes3.download(s3, bucket, "obj", target, checksum=safes3_crc(b"other"))
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def safes3_crc(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()

@@ -1,0 +1,65 @@
+"""The resume journal: round trip, atomic rewrite, no key material, refusals."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from safes3 import SSEC, SSEKMS, SSES3, TransferError
+from safes3._journal import DonePart, Journal, encryption_fingerprint
+
+
+def make(path: Path, key: SSEC) -> Journal:
+    return Journal(
+        path=path,
+        bucket="b",
+        key="k",
+        upload_id="up-1",
+        part_size=8 << 20,
+        size=None,
+        encryption=encryption_fingerprint(key),
+        part_checksums=True,
+    )
+
+
+def test_round_trip_keeps_parts_and_never_key_material(tmp_path: Path) -> None:
+    raw = bytes(range(32))
+    key = SSEC(raw)
+    journal = make(tmp_path / "j.json", key)
+    journal.save()
+    journal.record(DonePart(number=2, size=10, etag='"e2"', crc32=7))
+    journal.record(DonePart(number=1, size=10, etag='"e1"', crc32=9))
+    text = (tmp_path / "j.json").read_text()
+    assert base64.b64encode(raw).decode() not in text
+    assert raw.hex() not in text
+    assert key.fingerprint in text
+    loaded = Journal.load(tmp_path / "j.json")
+    assert loaded is not None
+    assert loaded.parts == journal.parts and loaded.upload_id == "up-1"
+    assert loaded.part_checksums
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
+
+
+def test_missing_journal_is_none_and_garbage_is_refused(tmp_path: Path) -> None:
+    assert Journal.load(tmp_path / "none.json") is None
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(TransferError, match="delete it to start over"):
+        Journal.load(tmp_path / "bad.json")
+
+
+def test_resuming_with_another_key_or_object_is_refused(tmp_path: Path) -> None:
+    journal = make(tmp_path / "j.json", SSEC.generate())
+    with pytest.raises(TransferError, match="same key"):
+        journal.check_matches("b", "k", encryption_fingerprint(SSEC.generate()))
+    with pytest.raises(TransferError, match="belongs to s3://b/k"):
+        journal.check_matches("b", "other", journal.encryption)
+    journal.check_matches("b", "k", journal.encryption)
+
+
+def test_fingerprints_name_keys_without_revealing_them() -> None:
+    assert encryption_fingerprint(SSES3()) == "SSE-S3"
+    assert encryption_fingerprint(SSEKMS("alias/k")) == "SSE-KMS:alias/k"
+    key = SSEC.generate()
+    assert encryption_fingerprint(key) == f"SSE-C:{key.fingerprint}"

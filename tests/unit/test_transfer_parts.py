@@ -1,0 +1,198 @@
+"""The transfer engine's pure parts: part reader, part sizes, CRC arithmetic, retry policy."""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError, SSLError
+
+from safes3 import ConfigurationError, TransferError, TransferSettings
+from safes3 import _checksum as ck
+from safes3._parts import PartReader
+from safes3._retry import RetryableError, is_retryable, run
+from safes3._transfer_settings import MAX_PART, MAX_PARTS, MIN_PART, part_size_for
+
+MiB = 1 << 20
+DATA = os.urandom(3 * MiB + 123)
+
+
+class Trickle:
+    """A pipe-like stream: ``read(n)`` returns at most ``step`` bytes."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._inner = io.BytesIO(data)
+        self.step = step
+        self.largest_request = 0
+
+    def read(self, n: int = -1) -> bytes:
+        self.largest_request = max(self.largest_request, n)
+        return self._inner.read(min(n, self.step))
+
+
+def parts_of(reader: PartReader, size: int) -> list[bytes]:
+    out = []
+    buffer = bytearray(size)
+    while n := reader.fill(memoryview(buffer)):
+        out.append(bytes(buffer[:n]))
+    return out
+
+
+@pytest.mark.parametrize("step", [1, 4097, 65536, 5 * MiB])
+def test_short_reads_still_fill_whole_parts(step: int) -> None:
+    source = Trickle(DATA, step) if step > 1 else Trickle(DATA[:10_000], 1)
+    data = DATA if step > 1 else DATA[:10_000]
+    got = parts_of(PartReader(source), MiB)
+    assert b"".join(got) == data
+    assert all(len(p) == MiB for p in got[:-1])
+    assert source.largest_request <= MiB
+
+
+def test_read_only_streams_are_read_in_small_chunks() -> None:
+    source = Trickle(DATA, 10 * MiB)
+    parts_of(PartReader(source), 2 * MiB)
+    assert source.largest_request <= MiB
+
+
+def test_iterator_chunks_larger_and_smaller_than_parts() -> None:
+    chunks = [DATA[:10], DATA[10 : 2 * MiB + 7], DATA[2 * MiB + 7 :]]
+    got = parts_of(PartReader(iter(chunks)), MiB)
+    assert b"".join(got) == DATA
+    assert [len(p) for p in got] == [MiB, MiB, MiB, 123]
+
+
+def test_paths_files_and_bytes_know_their_size(tmp_path: Any) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    with PartReader(path) as by_path:
+        assert by_path.size == len(DATA)
+        assert b"".join(parts_of(by_path, MiB)) == DATA
+    with open(path, "rb") as f:
+        f.seek(100)
+        reader = PartReader(f)
+        assert reader.size == len(DATA) - 100
+        assert b"".join(parts_of(reader, MiB)) == DATA[100:]
+    assert PartReader(DATA).size == len(DATA)
+    assert PartReader(Trickle(DATA, 10)).size is None
+
+
+def test_given_size_limits_reading_and_detects_a_short_source() -> None:
+    assert b"".join(parts_of(PartReader(Trickle(DATA, 999), size=1000), MiB)) == DATA[:1000]
+    with pytest.raises(TransferError, match="ended after 123 bytes"):
+        parts_of(PartReader(io.BytesIO(DATA[:123]), size=1000), MiB)
+
+
+def test_text_streams_and_other_objects_are_refused() -> None:
+    with pytest.raises(TransferError, match="binary mode"):
+        PartReader(io.StringIO("text")).fill(memoryview(bytearray(10)))
+    with pytest.raises(TransferError, match="cannot upload from a int"):
+        PartReader(42)
+    with pytest.raises(TransferError, match="yielded str"):
+        PartReader(iter(["text"])).fill(memoryview(bytearray(10)))
+
+
+def test_part_size_grows_so_any_object_fits_in_10000_parts() -> None:
+    assert part_size_for(100 * MiB, 8 * MiB) == 8 * MiB
+    for size in (80_000 * MiB + 1, 1 << 40, 5 << 40):
+        chosen = part_size_for(size, 8 * MiB)
+        assert chosen % MiB == 0 and MIN_PART <= chosen <= MAX_PART
+        assert -(-size // chosen) <= MAX_PARTS
+    with pytest.raises(ConfigurationError, match="5 TiB"):
+        part_size_for((5 << 40) + 1, 8 * MiB)
+
+
+def test_unknown_size_parts_double_every_900_and_reach_5_tib() -> None:
+    sizes = [part_size_for(None, 5 * MiB, n) for n in range(1, MAX_PARTS + 1)]
+    assert sizes[0] == sizes[899] == 5 * MiB and sizes[900] == 10 * MiB
+    assert max(sizes) <= MAX_PART
+    assert sum(sizes) >= 5 << 40
+
+
+def test_settings_are_validated_and_frozen() -> None:
+    with pytest.raises(ConfigurationError, match="part_size"):
+        TransferSettings(part_size=MiB)
+    with pytest.raises(ConfigurationError, match="max_concurrency"):
+        TransferSettings(max_concurrency=0)
+    with pytest.raises(ConfigurationError, match="max_attempts"):
+        TransferSettings(max_attempts=0)
+    with pytest.raises(TypeError):
+        TransferSettings(8 * MiB)  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        TransferSettings().part_size = 1  # type: ignore[misc]
+
+
+def test_crc_combine_and_composite_match_zlib() -> None:
+    a, b = DATA[:MiB], DATA[MiB:]
+    assert ck.combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(DATA)
+    assert ck.combine(7, 0, 0) == 7
+    assert ck.b64(zlib.crc32(b"hello")) == "NhCmhg=="
+    assert ck.unb64("NhCmhg==") == zlib.crc32(b"hello")
+    crcs = [zlib.crc32(a), zlib.crc32(b)]
+    raw = b"".join(c.to_bytes(4, "big") for c in crcs)
+    assert ck.composite(crcs) == f"{ck.b64(zlib.crc32(raw))}-2"
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "UploadPart"
+    )
+
+
+def test_what_is_retried() -> None:
+    assert is_retryable(client_error("SlowDown", 503))
+    assert is_retryable(client_error("InternalError", 500))
+    assert is_retryable(client_error("RequestTimeout", 400))
+    assert is_retryable(ConnectionClosedError(endpoint_url="https://x"))
+    assert is_retryable(ReadTimeoutError(endpoint_url="https://x"))
+    assert is_retryable(ConnectionResetError())
+    assert is_retryable(RetryableError("bad echo"))
+    assert not is_retryable(client_error("AccessDenied", 403))
+    assert not is_retryable(client_error("NoSuchUpload", 404))
+    assert not is_retryable(SSLError(endpoint_url="https://x", error="bad cert"))
+    assert not is_retryable(ValueError("bug"))
+
+
+def test_retries_back_off_with_jitter_within_bounds_and_stop() -> None:
+    sleeps: list[float] = []
+    settings = TransferSettings(
+        max_attempts=4, backoff_initial=1.0, backoff_max=3.0, sleep=sleeps.append
+    )
+    retried: list[int] = []
+    calls = iter([client_error("SlowDown", 503)] * 3 + [None])
+
+    def flaky() -> str:
+        error = next(calls)
+        if error is not None:
+            raise error
+        return "ok"
+
+    assert run(settings, flaky, lambda attempt, _e: retried.append(attempt)) == "ok"
+    assert retried == [1, 2, 3]
+    assert len(sleeps) == 3 and all(0 <= s <= 3.0 for s in sleeps)
+
+    sleeps.clear()
+    with pytest.raises(ClientError, match="InternalError"):
+        run(settings, _always(client_error("InternalError", 500)), lambda *_: None)
+    assert len(sleeps) == 3
+
+
+def test_non_retryable_errors_are_raised_at_once() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(ClientError, match="AccessDenied"):
+        run(
+            TransferSettings(sleep=sleeps.append),
+            _always(client_error("AccessDenied", 403)),
+            lambda *_: None,
+        )
+    assert sleeps == []
+
+
+def _always(error: Exception) -> Any:
+    def call() -> Iterator[None]:
+        raise error
+
+    return call
