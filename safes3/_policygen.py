@@ -57,12 +57,6 @@ EncryptionRequirement = Literal["sse-kms", "sse-s3", "sse-c", "any"]
 
 _VERSION = "2012-10-17"
 _SSE_KEY = "s3:x-amz-server-side-encryption"
-# Store quirks of the policy engine, verified against the stores; candidates
-# for StoreProfile fields.  SeaweedFS 4.48 rejects "...IfExists" operators;
-# Ceph RGW 16 never sets the SSE-C customer-algorithm key, so a Null Deny on
-# it would refuse every write.
-_NO_IF_EXISTS = frozenset({"seaweedfs"})
-_NO_SSEC_CONDITION_KEY = frozenset({"ceph", "generic"})
 _SSE_VALUES: dict[str, list[str]] = {
     "sse-kms": ["aws:kms"],
     "sse-s3": ["AES256"],
@@ -83,7 +77,7 @@ def _objects_arn(bucket: str, prefix: str = "") -> str:
 
 def deny_insecure_transport(bucket: str, profile: StoreProfile) -> list[Statement]:
     """Deny every request that does not arrive over TLS (``BoolIfExists`` where accepted)."""
-    operator = "BoolIfExists" if profile.name not in _NO_IF_EXISTS else "Bool"
+    operator = "BoolIfExists" if profile.if_exists_conditions else "Bool"
     return [
         {
             "Sid": "DenyInsecureTransport",
@@ -181,7 +175,7 @@ def require_encryption(
         wrong_mode["Condition"]["StringNotEquals"] = {_SSE_KEY: _SSE_VALUES[mode]}
         return [wrong_mode]
     statements = [wrong_mode]
-    if profile.name not in _NO_SSEC_CONDITION_KEY:
+    if profile.ssec_condition_key:
         statements.append(
             {
                 "Sid": "DenyWritesWithoutSSEC",

@@ -48,6 +48,10 @@ class StoreProfile:
     sts: bool
     bool_secure_transport: bool
     """Enforces ``Bool aws:SecureTransport`` (not only ``BoolIfExists``)."""
+    if_exists_conditions: bool
+    """Accepts ``...IfExists`` condition operators in bucket policies."""
+    ssec_condition_key: bool
+    """Sets ``s3:x-amz-server-side-encryption-customer-algorithm`` for policy conditions."""
 
 
 PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
@@ -71,6 +75,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=True,
+                if_exists_conditions=True,
+                ssec_condition_key=True,
             ),
             StoreProfile(
                 name="ceph",
@@ -89,6 +95,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=False,
+                if_exists_conditions=True,
+                ssec_condition_key=False,
             ),
             StoreProfile(
                 name="seaweedfs",
@@ -107,6 +115,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 object_acl_effective=False,
                 sts=True,
                 bool_secure_transport=True,
+                if_exists_conditions=False,
+                ssec_condition_key=True,
             ),
             StoreProfile(
                 name="minio",
@@ -125,6 +135,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 object_acl_effective=False,
                 sts=True,
                 bool_secure_transport=True,
+                if_exists_conditions=True,
+                ssec_condition_key=True,
             ),
             StoreProfile(
                 name="generic",
@@ -143,6 +155,8 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 object_acl_effective=True,
                 sts=True,
                 bool_secure_transport=False,
+                if_exists_conditions=True,
+                ssec_condition_key=False,
             ),
         )
     }
