@@ -12,16 +12,25 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Protocol, Union
 
 from safes3._exceptions import TransferError
 
-__all__ = ["PartReader", "Source"]
+__all__ = ["PartReader", "Readable", "Source"]
 
 _CHUNK = 1 << 20
 _NONBLOCKING = "the source is non-blocking and had no data; pass a blocking stream"
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
+
+class Readable(Protocol):
+    """Anything with ``read(n)`` returning bytes (pipes, sockets' makefile, custom streams)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+Source = Union[
+    str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Readable, Iterable[bytes]
+]
 
 
 class PartReader:

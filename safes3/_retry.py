@@ -9,6 +9,7 @@ retry those (other calls on the same client keep botocore's retries).
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ class RetryableError(Exception):
 def is_retryable(exc: BaseException) -> bool:
     """Connection resets, timeouts, 5xx, SlowDown, RequestTimeout, bad digests."""
     if isinstance(exc, SSLError):
-        return False
+        return not _certificate_refused(exc)
     if isinstance(exc, (*_NETWORK, RetryableError)):
         return True
     if isinstance(exc, ClientError):
@@ -75,6 +76,28 @@ def is_retryable(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error.get("Code") in _RETRY_CODES or int(status) >= 500
     return isinstance(exc, HTTPClientError)
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """A TLS failure that a retry cannot fix (the peer's certificate was refused).
+
+    A connection cut in the middle of a TLS record also surfaces as botocore's
+    SSLError ("EOF occurred in violation of protocol"); that one is retried.
+    """
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(item, BaseException):
+            todo += [item.__cause__, item.__context__, *item.args]
+            todo += [getattr(item, "reason", None), getattr(item, "kwargs", {}).get("error")]
+    text = str(exc).lower()
+    return "certificate" in text or "hostname" in text
 
 
 def run(

@@ -14,6 +14,7 @@ the threshold:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -129,15 +130,11 @@ class FaultProxy:
 
 
 def _reset(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     _close(sock)
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import safes3
 from tests.clients import client_for
@@ -46,6 +46,16 @@ class Trickle:
 
     def read(self, n: int = -1) -> bytes:
         return self._inner.read(min(n, self._step))
+
+
+class Calls:
+    """A progress callback that records its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int | None]] = []
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.calls.append((done, total))
 
 
 def encryptions(store: StoreInfo) -> list[safes3.Encryption]:
@@ -75,7 +85,7 @@ class _Raw:
 
 def answer(status: int, code: str) -> AWSResponse:
     body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
-    return AWSResponse("https://injected", status, {}, _Raw(body))
+    return AWSResponse("https://injected", status, HTTPHeaders(), _Raw(body))
 
 
 def inject(s3: Any, decide: Callable[[Sent], AWSResponse | None]) -> Wire:
@@ -96,9 +106,14 @@ def test_multipart_upload_and_download_with_each_encryption(
     for enc in encryptions(store):
         s3 = client_for(store, enc)
         wire = Wire().attach(s3)
-        seen: list[tuple[int, int | None]] = []
+        seen = Calls()
         result = safes3.upload(
-            s3, Trickle(DATA), bucket, "obj", settings=FAST, progress=lambda d, t: seen.append((d, t))
+            s3,
+            Trickle(DATA),
+            bucket,
+            "obj",
+            settings=FAST,
+            progress=seen,
         )
         assert (result.size, result.parts, result.retries, result.bytes_resent) == (
             len(DATA),
@@ -107,7 +122,8 @@ def test_multipart_upload_and_download_with_each_encryption(
             0,
         )
         assert result.checksum == safes3_crc(DATA)
-        assert seen[-1] == (len(DATA), None) and len(seen) == 4
+        assert seen.calls[-1] == (len(DATA), None)
+        assert len(seen.calls) == 4
         uploads = wire.where("PUT", "uploadId=")
         assert sorted(part_puts(wire)) == [1, 2, 3, 4]
         for sent in uploads:
@@ -129,7 +145,8 @@ def test_multipart_upload_and_download_with_each_encryption(
         target = tmp_path / "out.bin"
         got = safes3.download(s3, bucket, "obj", target, settings=FAST, checksum=result.checksum)
         assert target.read_bytes() == DATA
-        assert got.verified == "crc32" and got.checksum == result.checksum
+        assert got.verified == "crc32"
+        assert got.checksum == result.checksum
         stream = io.BytesIO()
         got = safes3.download(s3, bucket, "obj", stream, settings=FAST)
         assert stream.getvalue() == DATA
@@ -146,7 +163,8 @@ def test_small_objects_go_up_in_one_checksummed_put(store: StoreInfo, bucket: st
     s3 = client_for(store, safes3.SSEC.generate())
     wire = Wire().attach(s3)
     result = safes3.upload(s3, iter([b"abc", b"def"]), bucket, "small", settings=FAST)
-    assert result.parts == 1 and result.checksum == safes3_crc(b"abcdef")
+    assert result.parts == 1
+    assert result.checksum == safes3_crc(b"abcdef")
     (put,) = wire.where("PUT", "/small")
     assert put.header("x-amz-checksum-crc32") == safes3_crc(b"abcdef")
     assert wire.where("POST") == []
@@ -230,7 +248,8 @@ def test_an_interrupted_upload_resumes_from_its_journal(
     result = safes3.upload(second, Trickle(DATA), bucket, "obj", settings=FAST, journal=journal)
     assert wire.where("GET", "uploadId=")
     assert sorted(part_puts(wire)) == [n for n in range(1, 5) if n not in done]
-    assert result.parts_resumed == len(done) and result.parts == 4
+    assert result.parts_resumed == len(done)
+    assert result.parts == 4
     assert not journal.exists()
     assert uploads_left(admin_s3, bucket) == []
     out = io.BytesIO()

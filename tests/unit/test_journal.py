@@ -37,7 +37,8 @@ def test_round_trip_keeps_parts_and_never_key_material(tmp_path: Path) -> None:
     assert key.fingerprint in text
     loaded = Journal.load(tmp_path / "j.json")
     assert loaded is not None
-    assert loaded.parts == journal.parts and loaded.upload_id == "up-1"
+    assert loaded.parts == journal.parts
+    assert loaded.upload_id == "up-1"
     assert loaded.part_checksums
     assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import ssl
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -99,7 +100,8 @@ def test_part_size_grows_so_any_object_fits_in_10000_parts() -> None:
     assert part_size_for(100 * MiB, 8 * MiB) == 8 * MiB
     for size in (80_000 * MiB + 1, 1 << 40, 5 << 40):
         chosen = part_size_for(size, 8 * MiB)
-        assert chosen % MiB == 0 and MIN_PART <= chosen <= MAX_PART
+        assert chosen % MiB == 0
+        assert MIN_PART <= chosen <= MAX_PART
         assert -(-size // chosen) <= MAX_PARTS
     with pytest.raises(ConfigurationError, match="5 TiB"):
         part_size_for((5 << 40) + 1, 8 * MiB)
@@ -107,7 +109,8 @@ def test_part_size_grows_so_any_object_fits_in_10000_parts() -> None:
 
 def test_unknown_size_parts_double_every_900_and_reach_5_tib() -> None:
     sizes = [part_size_for(None, 5 * MiB, n) for n in range(1, MAX_PARTS + 1)]
-    assert sizes[0] == sizes[899] == 5 * MiB and sizes[900] == 10 * MiB
+    assert sizes[0] == sizes[899] == 5 * MiB
+    assert sizes[900] == 10 * MiB
     assert max(sizes) <= MAX_PART
     assert sum(sizes) >= 5 << 40
 
@@ -120,7 +123,7 @@ def test_settings_are_validated_and_frozen() -> None:
     with pytest.raises(ConfigurationError, match="max_attempts"):
         TransferSettings(max_attempts=0)
     with pytest.raises(TypeError):
-        TransferSettings(8 * MiB)  # type: ignore[misc]
+        TransferSettings(8 * MiB)  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         TransferSettings().part_size = 1  # type: ignore[misc]
 
@@ -137,9 +140,8 @@ def test_crc_combine_and_composite_match_zlib() -> None:
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "UploadPart"
-    )
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "UploadPart")
 
 
 def test_what_is_retried() -> None:
@@ -152,7 +154,10 @@ def test_what_is_retried() -> None:
     assert is_retryable(RetryableError("bad echo"))
     assert not is_retryable(client_error("AccessDenied", 403))
     assert not is_retryable(client_error("NoSuchUpload", 404))
-    assert not is_retryable(SSLError(endpoint_url="https://x", error="bad cert"))
+    cut = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    assert is_retryable(SSLError(endpoint_url="https://x", error=cut))
+    refused = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert not is_retryable(SSLError(endpoint_url="https://x", error=refused))
     assert not is_retryable(ValueError("bug"))
 
 
@@ -172,7 +177,8 @@ def test_retries_back_off_with_jitter_within_bounds_and_stop() -> None:
 
     assert run(settings, flaky, lambda attempt, _e: retried.append(attempt)) == "ok"
     assert retried == [1, 2, 3]
-    assert len(sleeps) == 3 and all(0 <= s <= 3.0 for s in sleeps)
+    assert len(sleeps) == 3
+    assert all(0 <= s <= 3.0 for s in sleeps)
 
     sleeps.clear()
     with pytest.raises(ClientError, match="InternalError"):

@@ -1,0 +1,152 @@
+"""A large upload through real and injected faults, and the memory bound.
+
+Real network faults (tests/faultproxy.py, a TCP proxy in front of the store):
+a connection reset in the middle of a part, and a stalled connection that
+the client abandons at its read timeout.  Injected (botocore ``before-send``
+answering instead of the network): one 503 SlowDown.  The object is
+generated on the fly and compared by CRC32 after a download, so the test
+holds neither copy in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.config import Config as BotocoreConfig
+
+import safes3
+from tests.clients import client_for
+from tests.faultproxy import FaultProxy
+from tests.integration.test_transfers import answer, inject, part_number, part_puts, uploads_left
+from tests.storeinfo import StoreInfo
+from tests.wire import Sent
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.store
+
+MiB = 1 << 20
+PART = 8 * MiB
+BLOCK = os.urandom(MiB)
+
+
+def generated(total_mib: int) -> Iterator[bytes]:
+    """Distinct 1 MiB blocks: the block with its index stamped in front."""
+    for i in range(total_mib):
+        yield i.to_bytes(8, "big") + BLOCK[8:]
+
+
+def crc_of(total_mib: int) -> int:
+    crc = 0
+    for block in generated(total_mib):
+        crc = zlib.crc32(block, crc)
+    return crc
+
+
+class CrcSink:
+    """A writable stream that keeps only the CRC32 and length of what it got."""
+
+    def __init__(self) -> None:
+        self.crc = 0
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        return len(data)
+
+
+def test_a_large_upload_survives_resets_stalls_and_slowdowns(
+    store: StoreInfo, admin_s3: S3Client, bucket: str
+) -> None:
+    total_mib = 160
+    parsed = urlsplit(store.endpoint_url)
+    assert parsed.hostname is not None
+    assert parsed.port is not None
+    with FaultProxy(parsed.hostname, parsed.port) as proxy:
+        proxy.arm("reset", after=12 * MiB)
+        proxy.arm("stall", after=28 * MiB)
+        s3 = client_for(
+            store,
+            safes3.SSEC.generate(),
+            endpoint_url=f"https://{parsed.hostname}:{proxy.port}",
+            botocore_config=BotocoreConfig(connect_timeout=2, read_timeout=2),
+        )
+        slowed: list[int] = []
+
+        def slow_down_part_5(sent: Sent) -> Any:
+            if part_number(sent) == 5 and not slowed:
+                slowed.append(5)
+                return answer(503, "SlowDown")
+            return None
+
+        wire = inject(s3, slow_down_part_5)
+        sleeps: list[float] = []
+        settings = safes3.TransferSettings(part_size=PART, max_concurrency=4, sleep=sleeps.append)
+        result = safes3.upload(
+            s3, generated(total_mib), bucket, "big", settings=settings, size=total_mib * MiB
+        )
+        assert proxy.fired == ["reset", "stall"]
+        assert result.size == total_mib * MiB
+        assert result.parts == total_mib * MiB // PART
+        assert result.retries >= 3
+        assert len(sleeps) == result.retries
+        assert result.bytes_resent == result.retries * PART
+        sent_parts = part_puts(wire)
+        assert len(sent_parts) == result.parts + result.retries
+        assert sorted(set(sent_parts)) == list(range(1, result.parts + 1))
+        assert uploads_left(admin_s3, bucket) == []
+
+        sink = CrcSink()
+        got = safes3.download(s3, bucket, "big", sink, settings=settings)  # type: ignore[arg-type]
+    expected = crc_of(total_mib)
+    assert (sink.size, sink.crc) == (total_mib * MiB, expected)
+    assert result.checksum == got.checksum == safes3_b64(expected)
+
+
+def test_peak_memory_of_a_short_reading_pipe_stays_within_the_bound(
+    store: StoreInfo, bucket: str
+) -> None:
+    total_mib, part, concurrency = 160, 8 * MiB, 4
+    read_fd, write_fd = os.pipe()
+    crc = [0]
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "wb", buffering=0) as pipe:
+            for block in generated(total_mib):
+                crc[0] = zlib.crc32(block, crc[0])
+                view = memoryview(block)
+                for i in range(0, len(view), 65536):
+                    pipe.write(view[i : i + 65536])
+
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    settings = safes3.TransferSettings(part_size=part, max_concurrency=concurrency)
+    writer = threading.Thread(target=feed)
+    tracemalloc.start()
+    try:
+        writer.start()
+        with os.fdopen(read_fd, "rb", buffering=0) as source:
+            result = safes3.upload(s3, source, bucket, "piped", settings=settings)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        writer.join()
+    assert result.size == total_mib * MiB
+    assert result.checksum == safes3_b64(crc[0])
+    bound = part * (concurrency + 1) + 16 * MiB
+    assert peak < bound, f"peak {peak / MiB:.1f} MiB exceeds {bound / MiB:.0f} MiB"
+    assert peak < total_mib * MiB / 3
+
+
+def safes3_b64(value: int) -> str:
+    import base64
+
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
