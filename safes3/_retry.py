@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import botocore
 from botocore.client import BaseClient
 from botocore.exceptions import (
     ClientError,
@@ -59,6 +60,7 @@ _NETWORK = (
     TimeoutError,
 )
 _local = threading.local()
+_FALSE_MEANS_NO_RETRY = tuple(int(p) for p in botocore.__version__.split(".")[:2]) >= (1, 44)
 
 
 class RetryableError(Exception):
@@ -146,7 +148,14 @@ def engine_calls() -> Iterator[None]:
 
 
 def quiet_botocore(s3: BaseClient) -> None:
-    """Install, once per client, the handler that turns off botocore retries for marked calls."""
+    """Install, once per client, the handler that turns off botocore retries for marked calls.
+
+    botocore reads a ``False`` answer to ``needs-retry`` as "do not retry" only
+    from 1.44 on; before that any non-None answer means "retry now", so on
+    older versions the handler is left out and the two retry layers stack.
+    """
+    if not _FALSE_MEANS_NO_RETRY:
+        return
     s3.meta.events.register_first(
         "needs-retry.s3",
         _no_retry_for_engine,  # type: ignore[arg-type]
