@@ -97,16 +97,15 @@ def _cmd_cp(args: argparse.Namespace) -> int:
             upload(s3, source, bucket, key, size=size, progress=progress)
     else:
         bucket, key = _split(src)
-        size = s3.head_object(Bucket=bucket, Key=key).get("ContentLength")
         with _progress(args, key) as progress:
             if dst == "-":
-                download(s3, bucket, key, sys.stdout.buffer, size=size, progress=progress)
+                download(s3, bucket, key, sys.stdout.buffer, progress=progress)
                 sys.stdout.buffer.flush()
             else:
                 target = Path(dst) / Path(key).name if Path(dst).is_dir() else Path(dst)
                 partial = target.with_name(target.name + ".safes3-partial")
                 with partial.open("wb") as fh:
-                    download(s3, bucket, key, fh, size=size, progress=progress)
+                    download(s3, bucket, key, fh, progress=progress)
                 partial.replace(target)
     return EXIT_OK
 
