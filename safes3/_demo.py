@@ -22,6 +22,7 @@ from safes3._credentials import StaticCredentials
 from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
 from safes3._exceptions import SafeS3Error
 from safes3._profiles import PROFILES
+from safes3._role import AssumeRole
 from safes3._session import Session
 
 __all__ = ["run"]
@@ -31,8 +32,15 @@ def run(store_json: str | Path, out: Callable[[str], None] = print) -> int:
     """Run the tour against the store described by ``store_json``; 0 when all held."""
     info: dict[str, Any] = json.loads(Path(store_json).read_text())
     profile = info.get("extra", {}).get("profile", "generic")
-    creds = StaticCredentials(
-        access_key_id=info["admin"]["access_key"], secret_access_key=info["admin"]["secret_key"]
+    role = AssumeRole(
+        role_arn=info["role_arn"],
+        session_name="safes3-demo",
+        duration_seconds=900,
+        source=StaticCredentials(
+            access_key_id=info["admin"]["access_key"],
+            secret_access_key=info["admin"]["secret_key"],
+        ),
+        sts_endpoint_url=info.get("sts_endpoint_url", info["endpoint_url"]),
     )
 
     def session(enc: Encryption, **extra: Any) -> Session:
@@ -42,8 +50,7 @@ def run(store_json: str | Path, out: Callable[[str], None] = print) -> int:
             "ca_bundle": info["ca_bundle"],
             "store": profile,
             "region": info.get("region", "us-east-1"),
-            "credentials": creds,
-            "allow_static_credentials": True,
+            "credentials": role,
         }
         settings.update(extra)
         return Session(**settings)
@@ -65,6 +72,7 @@ def run(store_json: str | Path, out: Callable[[str], None] = print) -> int:
 
     bucket = f"safes3-demo-{uuid.uuid4().hex[:8]}"
     out(f"safes3 demo against {info['endpoint_url']} (store profile '{profile}')")
+    out(f"S3 calls run on temporary credentials from the role {role.role_arn}")
     kms = SSEKMS(info["kms_key_ids"][0])
     s3 = session(kms).client()
     s3.create_bucket(Bucket=bucket)
