@@ -15,7 +15,7 @@ import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import certifi
@@ -353,3 +353,63 @@ def test_managed_copy_keeps_encryption(store: StoreInfo, bucket: str, admin_s3: 
         key.fingerprint
     )
     assert sent.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
+
+
+def test_own_policy_sent_even_under_bucket_default_encryption(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    default_rule = {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": store.kms_key_ids[1],
+                }
+            }
+        ]
+    }
+    if not profile(store).default_encryption:
+        with pytest.raises(ClientError):
+            admin_s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration=default_rule,  # type: ignore[arg-type]
+            )
+        return
+    admin_s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration=default_rule,  # type: ignore[arg-type]
+    )
+    admin_s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert admin_s3.head_object(Bucket=bucket, Key="plain")["SSEKMSKeyId"] == store.kms_key_ids[1]
+    mode = kms(store)
+    s3 = client_for(store, mode)
+    wire = Wire().attach(s3)
+    s3.put_object(Bucket=bucket, Key="ours", Body=b"x")
+    sent = wire.where("PUT", "/ours")[0]
+    assert sent.header("x-amz-server-side-encryption-aws-kms-key-id") == mode.key_id
+    assert admin_s3.head_object(Bucket=bucket, Key="ours")["SSEKMSKeyId"] == mode.key_id
+
+
+def test_transfer_methods_pinned_to_classic_s3transfer(
+    store: StoreInfo, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CRT transfer client would drop the endpoint, the CA and every hook."""
+    import boto3.s3.inject as inject
+    import boto3.s3.transfer as transfer
+
+    chosen: list[str | None] = []
+    real = transfer.create_transfer_manager
+
+    def spy(client: Any, config: Any, *args: Any) -> Any:
+        chosen.append(getattr(config, "preferred_transfer_client", None))
+        return real(client, config, *args)
+
+    monkeypatch.setattr(transfer, "create_transfer_manager", spy)
+    monkeypatch.setattr(inject, "create_transfer_manager", spy)
+    s3 = client_for(store, kms(store))
+    s3.upload_fileobj(io.BytesIO(b"x"), bucket, "t")
+    crt: Any = transfer.TransferConfig(preferred_transfer_client="crt")
+    s3.upload_fileobj(io.BytesIO(b"y"), bucket, "t2", Config=crt)
+    s3.download_fileobj(bucket, "t", io.BytesIO())
+    assert chosen == ["classic", "classic", "classic"]
+    assert crt.preferred_transfer_client == "crt"
