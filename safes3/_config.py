@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from botocore.config import Config as BotocoreConfig
 
@@ -13,7 +12,7 @@ from safes3._encryption import Encryption
 from safes3._exceptions import ConfigurationError, InsecureTransportError
 from safes3._profiles import StoreProfile, get_profile
 from safes3._role import AssumeRole
-from safes3._tls import CABundle, check_tls_floor, load_ca_bundle
+from safes3._tls import CABundle, check_https_url, check_tls_floor, load_ca_bundle
 
 __all__ = ["Config"]
 
@@ -56,26 +55,17 @@ class Config:
                 "ca_bundle=<path or PEM text> for a private CA instead"
             )
         if self.endpoint_url is not None:
-            _check_endpoint(self.endpoint_url)
+            check_https_url(
+                self.endpoint_url,
+                name="endpoint",
+                consequence="safes3 talks to S3 only over verified TLS",
+            )
         check_tls_floor()
         object.__setattr__(self, "tls", load_ca_bundle(self.ca_bundle))
         default = "aws" if self.endpoint_url is None else "generic"
         object.__setattr__(self, "store_profile", get_profile(self.store or default))
         if self.botocore_config is not None:
             _check_botocore_config(self.botocore_config)
-
-
-def _check_endpoint(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "https":
-        raise InsecureTransportError(
-            f"endpoint {url!r} is not HTTPS; safes3 talks to S3 only over verified TLS. "
-            "Use the store's https:// endpoint (and ca_bundle= for a private CA)"
-        )
-    if not parts.hostname:
-        raise ConfigurationError(f"endpoint {url!r} has no host name")
-    if parts.username or parts.password:
-        raise ConfigurationError("endpoint URL must not contain credentials")
 
 
 def _check_botocore_config(cfg: BotocoreConfig) -> None:

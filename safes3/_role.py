@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from safes3._credentials import StaticCredentials
-from safes3._exceptions import ConfigurationError, InsecureTransportError
+from safes3._exceptions import ConfigurationError
+from safes3._tls import check_https_url
 
 __all__ = ["AssumeRole"]
 
@@ -96,7 +96,11 @@ class AssumeRole:
                 "or safes3.StaticCredentials"
             )
         if self.sts_endpoint_url is not None:
-            _check_sts_endpoint(self.sts_endpoint_url)
+            check_https_url(
+                self.sts_endpoint_url,
+                name="sts_endpoint_url",
+                consequence="credentials would cross the network in clear",
+            )
         object.__setattr__(self, "session_policy", _compact_policy(self.session_policy))
 
     def assume_role_kwargs(self) -> dict[str, Any]:
@@ -114,19 +118,6 @@ class AssumeRole:
             kwargs["SerialNumber"] = self.mfa_serial
             kwargs["TokenCode"] = self.mfa_token()
         return kwargs
-
-
-def _check_sts_endpoint(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "https":
-        raise InsecureTransportError(
-            f"sts_endpoint_url {url!r} is not HTTPS; credentials would cross the network "
-            "in clear. Use the store's https:// STS endpoint (same CA bundle as S3)"
-        )
-    if not parts.hostname:
-        raise ConfigurationError(f"sts_endpoint_url {url!r} has no host name")
-    if parts.username or parts.password:
-        raise ConfigurationError("sts_endpoint_url must not contain credentials")
 
 
 def _compact_policy(policy: dict[str, Any] | str | None) -> str | None:

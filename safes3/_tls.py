@@ -18,14 +18,15 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import certifi
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from safes3._exceptions import CABundleError
+from safes3._exceptions import CABundleError, ConfigurationError, InsecureTransportError
 
-__all__ = ["CABundle", "check_tls_floor", "load_ca_bundle"]
+__all__ = ["CABundle", "check_https_url", "check_tls_floor", "load_ca_bundle"]
 
 _PEM_MARKER = "-----BEGIN CERTIFICATE-----"
 
@@ -155,3 +156,17 @@ def check_tls_floor() -> None:
             f"this Python/OpenSSL would accept {floor.name} connections; safes3 requires "
             "TLS 1.2 or newer: fix the system OpenSSL configuration (MinProtocol = TLSv1.2)"
         )
+
+
+def check_https_url(url: str, *, name: str, consequence: str) -> None:
+    """Refuse an endpoint URL that is not ``https://host``, saying why it matters."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
+        raise InsecureTransportError(
+            f"{name} {url!r} is not HTTPS; {consequence}. "
+            "Use the store's https:// endpoint (and ca_bundle= for a private CA)"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} {url!r} has no host name")
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{name} must not contain credentials")
