@@ -12,7 +12,7 @@ import boto3
 import botocore.session
 
 from safes3._credentials import StaticCredentials
-from safes3._expiry import install as install_expiry
+from safes3._hooks import install_expiry
 from safes3._role import AssumeRole
 from safes3._sts import harden, install_role
 

@@ -26,8 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
 from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
-from safes3._hooks import guard_policy
-from safes3._retry import RetryableError, describe, quiet_botocore, run
+from safes3._hooks import guard_policy, quiet_botocore
+from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import TransferSettings
 
 __all__ = ["DownloadResult", "download"]

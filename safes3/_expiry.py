@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.credentials import Credentials, RefreshableCredentials
-from botocore.hooks import BaseEventHooks
 
-from safes3._sts import RoleCredentials
+from safes3._refresh import RoleCredentials
 
-__all__ = ["install", "looks_expired"]
+__all__ = ["handlers", "looks_expired"]
 
 _GENERATION = "safes3-credentials-generation"
 _RETRIED = "safes3-expiry-retried"
@@ -49,8 +48,10 @@ def looks_expired(
     return bool(credentials.refresh_needed(_SLACK_SECONDS))
 
 
-def install(events: BaseEventHooks, credentials: Callable[[], Credentials | None]) -> None:
-    """Register the retry on a session's emitter, ahead of botocore's own retry handler."""
+def handlers(
+    credentials: Callable[[], Credentials | None],
+) -> tuple[Callable[..., None], Callable[..., int | None]]:
+    """The pair :mod:`safes3._hooks` registers: remember the signing generation, retry once."""
 
     def on_sign(request: Any, **_: Any) -> None:
         found = credentials()
@@ -78,9 +79,4 @@ def install(events: BaseEventHooks, credentials: Callable[[], Credentials | None
             found.renew(signed if signed is not None else found.generation)
         return 0
 
-    events.register("before-sign.s3", on_sign, unique_id="safes3-expiry-generation")
-    events.register_first(
-        "needs-retry.s3",
-        on_needs_retry,  # type: ignore[arg-type]
-        unique_id="safes3-expiry-retry",
-    )
+    return on_sign, on_needs_retry

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
+from botocore.client import BaseClient
+from botocore.credentials import Credentials
 from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel
 
@@ -23,9 +25,18 @@ from safes3._exceptions import (
     EncryptionNotAppliedError,
     InsecureTransportError,
 )
+from safes3._expiry import handlers as expiry_handlers
+from safes3._retry import FALSE_MEANS_NO_RETRY, no_retry_for_engine
 from safes3._rules import OperationRule, Policy, rules_for
 
-__all__ = ["Janitor", "guard_policy", "install"]
+__all__ = [
+    "Janitor",
+    "guard_policy",
+    "guard_sts",
+    "install",
+    "install_expiry",
+    "quiet_botocore",
+]
 
 _PREFIX = "safes3"
 _GUARD_EVENT = "safes3-guard.s3"
@@ -130,6 +141,41 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
     register("after-call.s3", on_response, unique_id=f"{_PREFIX}-proof")
     register(_GUARD_EVENT, on_guard_check, unique_id=f"{_PREFIX}-guard")  # type: ignore[arg-type]
     events.register_last("creating-client-class.s3", on_client_class, unique_id=f"{_PREFIX}-class")
+
+
+def guard_sts(events: BaseEventHooks) -> None:
+    """Refuse, at the last moment, any STS request that is not HTTPS."""
+    events.register("before-send.sts", _refuse_plain_sts, unique_id=f"{_PREFIX}-sts-https")
+
+
+def _refuse_plain_sts(request: Any, **_: Any) -> None:
+    if not str(request.url).lower().startswith("https://"):
+        raise InsecureTransportError(
+            "an STS request would leave over plain HTTP and was refused before sending; "
+            "set the STS endpoint (sts_endpoint_url, or endpoint_url for sts in the AWS "
+            "config) to https://"
+        )
+
+
+def install_expiry(events: BaseEventHooks, credentials: Callable[[], Credentials | None]) -> None:
+    """One retry after expired credentials, ahead of botocore's own retry handler."""
+    on_sign, on_needs_retry = expiry_handlers(credentials)
+    events.register("before-sign.s3", on_sign, unique_id=f"{_PREFIX}-expiry-generation")
+    events.register_first(
+        "needs-retry.s3",
+        on_needs_retry,  # type: ignore[arg-type]
+        unique_id=f"{_PREFIX}-expiry-retry",
+    )
+
+
+def quiet_botocore(s3: BaseClient) -> None:
+    """Turn botocore's retries off for the transfer engine's own calls on ``s3``."""
+    if FALSE_MEANS_NO_RETRY:
+        s3.meta.events.register_first(
+            "needs-retry.s3",
+            no_retry_for_engine,  # type: ignore[arg-type]
+            unique_id=f"{_PREFIX}-transfer-no-retry",
+        )
 
 
 def guard_policy(events: BaseEventHooks) -> Policy | None:

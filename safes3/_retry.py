@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import botocore
-from botocore.client import BaseClient
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -33,7 +32,15 @@ from tenacity.wait import wait_random_exponential
 
 from safes3._transfer_settings import TransferSettings
 
-__all__ = ["RetryableError", "describe", "engine_calls", "is_retryable", "quiet_botocore", "run"]
+__all__ = [
+    "FALSE_MEANS_NO_RETRY",
+    "RetryableError",
+    "describe",
+    "engine_calls",
+    "is_retryable",
+    "no_retry_for_engine",
+    "run",
+]
 
 T = TypeVar("T")
 
@@ -60,7 +67,7 @@ _NETWORK = (
     TimeoutError,
 )
 _local = threading.local()
-_FALSE_MEANS_NO_RETRY = tuple(int(p) for p in botocore.__version__.split(".")[:2]) >= (1, 44)
+FALSE_MEANS_NO_RETRY = tuple(int(p) for p in botocore.__version__.split(".")[:2]) >= (1, 44)
 
 
 class RetryableError(Exception):
@@ -147,23 +154,14 @@ def engine_calls() -> Iterator[None]:
         _local.active = previous
 
 
-def quiet_botocore(s3: BaseClient) -> None:
-    """Install, once per client, the handler that turns off botocore retries for marked calls.
+def no_retry_for_engine(**_: Any) -> bool | None:
+    """``needs-retry`` answer: False (do not retry) for the engine's own calls.
 
-    botocore reads a ``False`` answer to ``needs-retry`` as "do not retry" only
-    from 1.44 on; before that any non-None answer means "retry now", so on
-    older versions the handler is left out and the two retry layers stack.
+    botocore reads ``False`` as "do not retry" only from 1.44 on; before that
+    any non-None answer means "retry now", so :mod:`safes3._hooks` installs
+    this only where ``FALSE_MEANS_NO_RETRY`` and the two retry layers stack
+    elsewhere.
     """
-    if not _FALSE_MEANS_NO_RETRY:
-        return
-    s3.meta.events.register_first(
-        "needs-retry.s3",
-        _no_retry_for_engine,  # type: ignore[arg-type]
-        unique_id="safes3-transfer-no-retry",
-    )
-
-
-def _no_retry_for_engine(**_: Any) -> bool | None:
     return False if getattr(_local, "active", False) else None
 
 

@@ -9,16 +9,12 @@ anything is sent, that the request is HTTPS.
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.session
-from botocore.client import BaseClient
 from botocore.config import Config as BotocoreConfig
-from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.credentials import CredentialProvider
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -32,21 +28,21 @@ from botocore.exceptions import (
 
 from safes3._credentials import StaticCredentials
 from safes3._exceptions import ConfigurationError, InsecureTransportError, RoleAssumptionError
+from safes3._hooks import guard_sts
 from safes3._redact import register_secret
+from safes3._refresh import METHOD as _METHOD
+from safes3._refresh import Fetch, RoleCredentials
 from safes3._role import AssumeRole
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
-__all__ = ["RoleCredentials", "harden", "install_role"]
+__all__ = ["harden", "install_role"]
 
-_METHOD = "safes3-assume-role"
 _DEFAULT_REGION = "us-east-1"
 _STS_CONFIG = BotocoreConfig(
     retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=10, read_timeout=30
 )
-
-Fetch = Callable[[], dict[str, str]]
 
 
 def harden(core: botocore.session.Session, ca_path: str) -> None:
@@ -57,71 +53,7 @@ def harden(core: botocore.session.Session, ca_path: str) -> None:
     event handlers, so both reach them.
     """
     core.set_config_variable("ca_bundle", ca_path)
-    core.get_component("event_emitter").register(
-        "before-send.sts", _refuse_plain_http, unique_id="safes3-sts-https"
-    )
-
-
-def guard_client(sts: BaseClient) -> None:
-    """The HTTPS check on one STS client, however it was made."""
-    sts.meta.events.register("before-send.sts", _refuse_plain_http, unique_id="safes3-sts-https")
-
-
-def _refuse_plain_http(request: Any, **_: Any) -> None:
-    if not str(request.url).lower().startswith("https://"):
-        raise InsecureTransportError(
-            "an STS request would leave over plain HTTP and was refused before sending; "
-            "set the STS endpoint (sts_endpoint_url, or endpoint_url for sts in the AWS "
-            "config) to https://"
-        )
-
-
-class RoleCredentials(RefreshableCredentials):
-    """botocore's refreshable credentials, plus a forced renewal after ``ExpiredToken``.
-
-    ``generation`` counts AssumeRole calls; :meth:`renew` skips the call when
-    another thread already renewed since the failed request was signed.
-    """
-
-    def __init__(self, role: AssumeRole, fetch: Fetch) -> None:
-        self._fetch = fetch
-        self._state = threading.Lock()
-        self._forced = False
-        self.generation = 0
-        first = fetch()
-        margin = role.refresh_margin_seconds
-        super().__init__(
-            access_key=first["access_key"],
-            secret_key=first["secret_key"],
-            token=first["token"],
-            expiry_time=dt.datetime.fromisoformat(first["expiry_time"]),
-            refresh_using=self._refresh_from_sts,
-            method=_METHOD,
-            time_fetcher=role.clock,
-            advisory_timeout=margin,
-            mandatory_timeout=max(1, margin // 2),
-        )
-
-    def refresh_needed(self, refresh_in: int | None = None) -> bool:
-        return self._forced or bool(super().refresh_needed(refresh_in))
-
-    def renew(self, seen_generation: int) -> None:
-        """AssumeRole again now, unless that happened after ``seen_generation``."""
-        with self._state:
-            if self.generation != seen_generation:
-                return
-            self._forced = True
-        try:
-            self.get_frozen_credentials()
-        finally:
-            self._forced = False
-
-    def _refresh_from_sts(self) -> dict[str, str]:
-        data = self._fetch()
-        with self._state:
-            self.generation += 1
-            self._forced = False
-        return data
+    guard_sts(core.get_component("event_emitter"))
 
 
 class _Provider(CredentialProvider):
@@ -175,7 +107,7 @@ def sts_client(role: AssumeRole, *, ca_path: str, region: str | None) -> STSClie
         use_ssl=True,
         config=_STS_CONFIG,
     )
-    guard_client(client)
+    guard_sts(client.meta.events)
     if not client.meta.endpoint_url.lower().startswith("https://"):
         raise InsecureTransportError(
             f"the STS endpoint resolved to {client.meta.endpoint_url!r}, which is not HTTPS"

@@ -24,10 +24,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
 from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
-from safes3._hooks import guard_policy
+from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import DonePart, Journal, encryption_fingerprint
 from safes3._parts import PartReader, Source
-from safes3._retry import RetryableError, describe, quiet_botocore, run
+from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
 __all__ = ["UploadResult", "upload"]
