@@ -1,0 +1,1 @@
+"""Benchmarks run by hand (never timed tests): see docs/benchmarks.md."""
