@@ -42,6 +42,7 @@ _PREFIX = "safes3"
 _GUARD_EVENT = "safes3-guard.s3"
 _TRANSFER_METHODS = ("upload_file", "upload_fileobj", "download_file", "download_fileobj", "copy")
 _STASH = "safes3"
+_STASHED = ("Bucket", "Key", "UploadId")
 
 
 class Janitor(Protocol):
@@ -70,8 +71,10 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
     def on_params(
         params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
     ) -> None:
-        policy.apply_params(rule_for(model), params)
-        context[_STASH] = {k: params[k] for k in ("Bucket", "Key", "UploadId") if k in params}
+        rule = rule_for(model)
+        policy.apply_params(rule, params)
+        if rule.is_write:
+            context[_STASH] = {k: params[k] for k in _STASHED if k in params}
 
     def on_request(model: OperationModel, params: dict[str, Any], **_: Any) -> None:
         policy.check_request(rule_for(model), params)

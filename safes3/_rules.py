@@ -14,7 +14,7 @@ import base64
 import hashlib
 import zlib
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -41,6 +41,7 @@ _CHECKSUM_PARAMS = (
 _CHUNK = 1 << 20
 _FINISHES_OBJECT = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 _ECHOES = ("ServerSideEncryption", "SSECustomerKeyMD5", "SSEKMSKeyId")
+_ACL_HEADERS = ("x-amz-acl", "x-amz-grant-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class OperationRule:
     is_write: bool
     echo_fields: frozenset[str]
     body_checksum: bool
+    checksum_headers: frozenset[str]
 
 
 _RULES_CACHE: dict[tuple[str, str], dict[str, OperationRule]] = {}
@@ -93,6 +95,14 @@ def _derive(op: OperationModel) -> OperationRule:
         ),
         body_checksum=bool(op.http_checksum.get("requestAlgorithmMember"))
         and op.has_streaming_input,
+        checksum_headers=frozenset(
+            str(shape.serialization.get("name", name)).lower()
+            for name, shape in members.items()
+            if name.startswith("Checksum")
+            and name not in ("ChecksumAlgorithm", "ChecksumType")
+            and shape.serialization.get("location") == "header"
+        )
+        | {"content-md5"},
     )
 
 
@@ -102,6 +112,9 @@ class Policy:
 
     encryption: Encryption
     profile: StoreProfile
+    required: dict[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def is_ssec(self) -> bool:
@@ -144,9 +157,9 @@ class Policy:
                 _normalise_key(params, "SSECustomer")
             if rule.source_key and params.get("CopySourceSSECustomerKey") is not None:
                 _normalise_key(params, "CopySourceSSECustomer")
-        if rule.body_checksum and not _has_checksum(params):
+        if rule.body_checksum:
             body = params.get("Body")
-            if body is not None and not _rewindable(body):
+            if body is not None and not _rewindable(body) and not _has_checksum(params):
                 if not self.profile.trailer_checksums:
                     raise EncryptionPolicyError(
                         f"{rule.name} got a non-seekable Body and the '{self.profile.name}' "
@@ -165,27 +178,52 @@ class Policy:
                 f"{rule.name} would be sent to a non-HTTPS URL; safes3 sends nothing without TLS"
             )
         headers: MutableMapping[str, str] = request["headers"]
-        wire = {name.lower(): value for name, value in headers.items()}
-        for low in wire:
-            if low == "x-amz-acl" or low.startswith("x-amz-grant-"):
+        wire: dict[str, str] = {}
+        for name, value in headers.items():
+            low = name.lower()
+            if low.startswith(_ACL_HEADERS):
                 raise ACLRefusedError(
                     f"{rule.name} carries the ACL header {low!r} (added after safes3's "
                     "checks, e.g. by another event handler); it was not sent"
                 )
-        enc = self.encryption
-        if isinstance(enc, SSEC):
-            if rule.customer_key:
-                _require_headers(rule, wire, enc.customer_headers, enc.mode)
-            if rule.creates_object and "x-amz-server-side-encryption" in wire:
-                raise EncryptionConflictError(
-                    f"{rule.name} carries x-amz-server-side-encryption under an SSE-C policy"
+            wire[low] = value
+        for name, value in self._required_headers(rule):
+            if wire.get(name) != value:
+                raise EncryptionPolicyError(
+                    f"{rule.name} reached the wire without the {self.encryption.mode} header "
+                    f"{name} safes3 put on it (another event handler replaced the "
+                    "parameters); it was not sent"
                 )
-        elif rule.creates_object:
-            _require_headers(rule, wire, enc.object_headers, enc.mode)
+        if (
+            rule.creates_object
+            and isinstance(self.encryption, SSEC)
+            and "x-amz-server-side-encryption" in wire
+        ):
+            raise EncryptionConflictError(
+                f"{rule.name} carries x-amz-server-side-encryption under an SSE-C policy"
+            )
         if rule.body_checksum:
             _add_body_checksum(
-                request, wire, headers, md5=not self.profile.checksum_headers_verified
+                request,
+                has_checksum=not rule.checksum_headers.isdisjoint(wire),
+                has_md5="content-md5" in wire,
+                headers=headers,
+                md5=not self.profile.checksum_headers_verified,
             )
+
+    def _required_headers(self, rule: OperationRule) -> tuple[tuple[str, str], ...]:
+        """The policy's headers ``rule``'s request must carry (cached per operation)."""
+        found = self.required.get(rule.name)
+        if found is None:
+            enc = self.encryption
+            pairs: dict[str, str] = {}
+            if isinstance(enc, SSEC):
+                if rule.customer_key:
+                    pairs.update(enc.customer_headers)
+            elif rule.creates_object:
+                pairs.update(enc.object_headers)
+            found = self.required[rule.name] = tuple(pairs.items())
+        return found
 
     # ---- after-call: proof ----------------------------------------------------
 
@@ -263,17 +301,6 @@ def _normalise_key(params: MutableMapping[str, Any], prefix: str) -> None:
     params.update(triple)
 
 
-def _require_headers(
-    rule: OperationRule, headers: Mapping[str, str], wanted: Mapping[str, str], mode: str
-) -> None:
-    for name, value in wanted.items():
-        if headers.get(name) != value:
-            raise EncryptionPolicyError(
-                f"{rule.name} reached the wire without the {mode} header {name} safes3 put "
-                "on it (another event handler replaced the parameters); it was not sent"
-            )
-
-
 def _has_checksum(params: Mapping[str, Any]) -> bool:
     return any(params.get(n) is not None for n in (*_CHECKSUM_PARAMS, "ChecksumAlgorithm"))
 
@@ -289,9 +316,10 @@ def _rewindable(body: object) -> bool:
 
 def _add_body_checksum(
     request: Mapping[str, Any],
-    wire: Mapping[str, str],
-    headers: MutableMapping[str, str],
     *,
+    has_checksum: bool,
+    has_md5: bool,
+    headers: MutableMapping[str, str],
     md5: bool,
 ) -> None:
     """A checksum of the body as a header: integrity without the aws-chunked trailer.
@@ -302,8 +330,8 @@ def _add_body_checksum(
     """
     if request["context"].get("checksum", {}).get("request_algorithm"):
         return
-    want_crc = not any(low.startswith("x-amz-checksum-") for low in wire)
-    want_md5 = md5 and "content-md5" not in wire
+    want_crc = not has_checksum
+    want_md5 = md5 and not has_md5
     body = request.get("body")
     if body is None or not (want_crc or want_md5):
         return
