@@ -1,50 +1,133 @@
-"""CRC32 helpers: the part checksum, combining part CRCs, and S3's composite form.
+"""Part checksums: the algorithm, combining part CRCs, and S3's composite form.
 
-CRC32 (zlib) runs at several GB/s and every store that checks checksums at
-all accepts it as a header, so one is computed per part, once, and reused for
-the header, the completion, the journal and the final verification.
+One CRC per part is computed once and reused for the header, the completion,
+the journal and the final verification, so the algorithm's speed is most of
+the client's CPU per GiB beyond TLS.  CRC32C through awscrt (the optional
+``safes3[fast]`` extra) runs several times faster than zlib's CRC32 and
+releases the GIL; CRC32 through zlib is the fallback that needs nothing.
+Both are reflected CRCs, so one GF(2) combine serves both.
 """
 
 from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal, cast
 
-__all__ = ["b64", "combine", "composite", "crc32", "unb64"]
+from safes3._exceptions import ConfigurationError
 
-_POLY = 0xEDB88320
+try:
+    from awscrt import checksums as _crt
+except ImportError:  # pragma: no cover - depends on the environment
+    _crt = None  # type: ignore[assignment]
+
+__all__ = [
+    "ALGORITHM_NAMES",
+    "CRC32",
+    "CRC32C",
+    "Algorithm",
+    "AlgorithmName",
+    "Buffer",
+    "b64",
+    "by_name",
+    "fast_available",
+    "resolve",
+    "unb64",
+]
+
+Buffer = bytes | bytearray | memoryview
+AlgorithmName = Literal["CRC32", "CRC32C"]
+ALGORITHM_NAMES: tuple[AlgorithmName, ...] = ("CRC32", "CRC32C")
+INSTALL_HINT = "pip install 'safes3[fast]'"
 
 
-def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
-    return zlib.crc32(data, value)
+@dataclass(frozen=True)
+class Algorithm:
+    """A CRC as S3 names it: ``name`` is what ``ChecksumAlgorithm`` takes."""
+
+    name: AlgorithmName
+    polynomial: int
+    """The reflected polynomial, for :meth:`combine`."""
+    _update: Callable[[Buffer, int], int] = field(repr=False, compare=False)
+
+    @property
+    def param(self) -> str:
+        """The request/response member: ``ChecksumCRC32`` or ``ChecksumCRC32C``."""
+        return f"Checksum{self.name}"
+
+    @property
+    def header(self) -> str:
+        return f"x-amz-checksum-{self.name.lower()}"
+
+    def compute(self, data: Buffer, value: int = 0) -> int:
+        """The CRC of ``data``, continuing from ``value``."""
+        return self._update(data, value)
+
+    def combine(self, crc_a: int, crc_b: int, len_b: int) -> int:
+        """The CRC of ``a + b`` from the CRCs of ``a`` and ``b`` (zlib's crc32_combine).
+
+        The shift operator for ``len_b`` zero bytes is cached, so combining
+        many equal-sized parts costs 32 XORs each.
+        """
+        if len_b <= 0:
+            return crc_a
+        return _apply(_zeros_operator(self.polynomial, len_b), crc_a) ^ crc_b
+
+    def composite(self, part_crcs: Iterable[int]) -> str:
+        """S3's COMPOSITE multipart checksum: the CRC of the concatenated part CRCs, ``-N``."""
+        raw = [c.to_bytes(4, "big") for c in part_crcs]
+        return f"{b64(self.compute(b''.join(raw)))}-{len(raw)}"
+
+
+def _crc32c(data: Buffer, value: int) -> int:
+    if _crt is None:
+        raise ConfigurationError(f"CRC32C needs the awscrt package: {INSTALL_HINT}")
+    # awscrt reads any buffer (bytearray, memoryview) without a copy; its stubs say bytes.
+    return _crt.crc32c(cast(bytes, data), value)
+
+
+CRC32 = Algorithm("CRC32", 0xEDB88320, zlib.crc32)
+CRC32C = Algorithm("CRC32C", 0x82F63B78, _crc32c)
+
+
+def fast_available() -> bool:
+    """Whether awscrt (and so a fast CRC32C) can be used."""
+    return _crt is not None
+
+
+def by_name(name: str) -> Algorithm:
+    """The algorithm S3 calls ``name``; a ConfigurationError when it cannot run here."""
+    if name == "CRC32":
+        return CRC32
+    if name == "CRC32C":
+        if not fast_available():
+            raise ConfigurationError(
+                f"the CRC32C checksum needs the awscrt package, which is not installed: "
+                f"{INSTALL_HINT} (or use checksum_algorithm='CRC32')"
+            )
+        return CRC32C
+    raise ConfigurationError(
+        f"checksum_algorithm must be 'auto', 'CRC32' or 'CRC32C', got {name!r}"
+    )
+
+
+def resolve(setting: str) -> Algorithm:
+    """``"auto"`` is CRC32C when awscrt is installed, else CRC32; other names as given."""
+    if setting == "auto":
+        return CRC32C if fast_available() else CRC32
+    return by_name(setting)
 
 
 def b64(value: int) -> str:
-    """The base64 big-endian form S3 uses in ``x-amz-checksum-crc32``."""
+    """The base64 big-endian form S3 uses in ``x-amz-checksum-crc32`` and ``-crc32c``."""
     return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
 def unb64(text: str) -> int:
     return int.from_bytes(base64.b64decode(text), "big")
-
-
-def composite(part_crcs: Iterable[int]) -> str:
-    """S3's COMPOSITE multipart checksum: CRC32 of the concatenated part CRCs, ``-N``."""
-    raw = [c.to_bytes(4, "big") for c in part_crcs]
-    return f"{b64(zlib.crc32(b''.join(raw)))}-{len(raw)}"
-
-
-def combine(crc_a: int, crc_b: int, len_b: int) -> int:
-    """CRC32 of ``a + b`` from the CRCs of ``a`` and ``b`` (zlib's crc32_combine).
-
-    The shift operator for ``len_b`` zero bytes is cached, so combining many
-    equal-sized parts costs 32 XORs each.
-    """
-    if len_b <= 0:
-        return crc_a
-    return _apply(_zeros_operator(len_b), crc_a) ^ crc_b
 
 
 def _apply(matrix: tuple[int, ...], vector: int) -> int:
@@ -63,8 +146,8 @@ def _compose(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=64)
-def _zeros_operator(nbytes: int) -> tuple[int, ...]:
-    op = (_POLY, *(1 << n for n in range(31)))
+def _zeros_operator(polynomial: int, nbytes: int) -> tuple[int, ...]:
+    op = (polynomial, *(1 << n for n in range(31)))
     for _ in range(3):
         op = _compose(op, op)
     result: tuple[int, ...] | None = None

@@ -2,24 +2,28 @@
 
 Workers fetch byte ranges into reusable buffers (each range retried on its
 own); the caller's thread writes them in order to the file or stream, so at
-most ``max_concurrency + 1`` range buffers exist.  When the object was
-uploaded in equal parts and the store keeps a composite CRC32, the ranges are
-aligned to those parts so the composite can be checked; a whole-object CRC32
-(from the store, or from the caller's :class:`UploadResult`) is checked by
-combining the ranges' CRCs.  A file is written under a temporary name and
-moved into place only once verified.
+most ``max_concurrency + 1`` range buffers exist.  The CRC (CRC32C or CRC32:
+the one the store keeps, or the caller names) is computed by the worker as
+the range arrives.  When the object was uploaded in equal parts and the store
+keeps a composite checksum, the ranges are aligned to those parts so the
+composite can be checked; a whole-object CRC (from the store, or from the
+caller's :class:`UploadResult`) is checked by combining the ranges' CRCs.
+A file is written under a temporary name and moved into place only once
+verified.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import ssl
 import tempfile
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,26 +38,36 @@ __all__ = ["DownloadResult", "download"]
 
 _ALIGN_LIMIT = 4
 """Align ranges to upload parts only up to this many times ``part_size``."""
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
 class DownloadResult:
     """What a download did and how it was verified.
 
-    ``verified`` names the strongest check that passed: ``"crc32"`` (the
-    whole object's CRC32, from the store or the caller), ``"composite-crc32"``
-    (the store's per-part checksum) or ``"length"`` (only lengths and ranges:
-    the store kept no checksum and none was passed in).
+    ``verified`` names the strongest check that passed: ``"crc32c"`` or
+    ``"crc32"`` (the whole object's CRC, from the store or the caller),
+    ``"composite-crc32c"`` or ``"composite-crc32"`` (the store's per-part
+    checksum) or ``"length"`` (only lengths and ranges: the store kept no
+    checksum and none was passed in).  ``checksum`` is the object's CRC
+    under ``checksum_algorithm``.
     """
 
     bucket: str
     key: str
     size: int
     checksum: str
+    checksum_algorithm: ck.AlgorithmName
     verified: str
     ranges: int
     retries: int
     bytes_refetched: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    checksum: str | None
+    algorithm: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +92,19 @@ def download(
     settings: TransferSettings | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     checksum: str | None = None,
+    checksum_algorithm: Literal["CRC32", "CRC32C"] | None = None,
 ) -> DownloadResult:
     """Download ``s3://bucket/key`` to a path or a writable binary stream.
 
-    ``checksum`` is the CRC32 an upload reported (``UploadResult.checksum``);
-    with it the bytes are verified end to end even on stores that keep no
-    checksum.  Raises :class:`IntegrityError` when a check fails (a path is
-    then left untouched) and :class:`TransferError` when the store fails.
+    ``checksum`` and ``checksum_algorithm`` are what an upload reported
+    (``UploadResult.checksum`` and ``.checksum_algorithm``); with them the
+    bytes are verified end to end even on stores that keep no checksum.
+    Without ``checksum_algorithm`` the CRC is the one the store keeps, else
+    the one ``settings.checksum_algorithm`` picks.  Raises
+    :class:`IntegrityError` when a check fails (a path is then left
+    untouched), :class:`TransferError` when the store fails, and
+    :class:`ConfigurationError` when the CRC needed is CRC32C and awscrt is
+    not installed.
     """
     if guard_policy(s3.meta.events) is None:
         raise ConfigurationError(
@@ -92,10 +112,13 @@ def download(
             "safes3 guards"
         )
     quiet_botocore(s3)
+    if checksum_algorithm is not None:
+        ck.by_name(checksum_algorithm)
     job = _Download(s3, bucket, key, settings or TransferSettings(), progress)
+    wanted = _Wanted(checksum, checksum_algorithm)
     if isinstance(dest, str | os.PathLike):
-        return job.to_path(Path(dest), checksum)
-    return job.run(dest, checksum)
+        return job.to_path(Path(dest), wanted)
+    return job.run(dest, wanted)
 
 
 class _Download:
@@ -115,23 +138,25 @@ class _Download:
         self.where = f"s3://{bucket}/{key}"
         self.retries = 0
         self.refetched = 0
+        self.algo = ck.CRC32
 
-    def to_path(self, path: Path, checksum: str | None) -> DownloadResult:
+    def to_path(self, path: Path, wanted: _Wanted) -> DownloadResult:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
-                result = self.run(out, checksum)
+                result = self.run(out, wanted)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return result
 
-    def run(self, out: BinaryIO, checksum: str | None) -> DownloadResult:
+    def run(self, out: BinaryIO, wanted: _Wanted) -> DownloadResult:
         try:
             head = self._call(lambda: self._head())
             size = int(head["ContentLength"])
-            stored = head.get("ChecksumCRC32")
+            self.algo = self._algorithm(head, wanted.algorithm)
+            stored = head.get(self.algo.param)
             range_size, aligned = self._range_size(size, stored)
             ranges = [
                 _Range(start, min(range_size, size - start)) for start in range(0, size, range_size)
@@ -143,18 +168,38 @@ class _Download:
             raise TransferError(f"download of {self.where} failed: {describe(exc)}") from exc
         full = 0
         for r, crc in zip(ranges, crcs, strict=True):
-            full = ck.combine(full, crc, r.length)
-        verified = self._verify(full, crcs, stored, aligned, checksum)
+            full = self.algo.combine(full, crc, r.length)
+        verified = self._verify(full, crcs, stored, aligned, wanted)
         return DownloadResult(
             bucket=self.bucket,
             key=self.key,
             size=size,
             checksum=ck.b64(full),
+            checksum_algorithm=self.algo.name,
             verified=verified,
             ranges=len(ranges),
             retries=self.retries,
             bytes_refetched=self.refetched,
         )
+
+    def _algorithm(self, head: dict[str, Any], named: str | None) -> ck.Algorithm:
+        """The CRC to compute: the caller's, else the store's, else the settings'.
+
+        A CRC32C the store keeps but this process cannot compute is an error,
+        not a silently weaker check.
+        """
+        if named is not None:
+            return ck.by_name(named)
+        for name in ("CRC32C", "CRC32"):
+            if head.get(f"Checksum{name}"):
+                if name == "CRC32C" and not ck.fast_available():
+                    raise ConfigurationError(
+                        f"{self.where} carries a CRC32C checksum, and verifying it needs the "
+                        f"awscrt package: {ck.INSTALL_HINT} (or pass checksum_algorithm='CRC32' "
+                        "with a CRC32 checksum= of your own)"
+                    )
+                return ck.by_name(name)
+        return ck.resolve(self.settings.checksum_algorithm)
 
     def _head(self, **extra: Any) -> dict[str, Any]:
         found: dict[str, Any] = self.s3.head_object(  # type: ignore[attr-defined]
@@ -242,14 +287,11 @@ class _Download:
                         f"{self.where} changed during the download: asked for "
                         f"{expected_range}, got {reply.get('ContentRange')!r}"
                     )
-                got = 0
                 with memoryview(buffer) as view:
-                    while got < r.length:
-                        n = body.readinto(view[got : r.length])
-                        if not n:
-                            raise RetryableError(f"range {expected_range} ended after {got} bytes")
-                        got += n
-                    return ck.crc32(view[: r.length])
+                    got, crc = _read_into(body, view[: r.length], self.algo)
+                if got < r.length:
+                    raise RetryableError(f"range {expected_range} ended after {got} bytes")
+                return crc
             finally:
                 body.close()
 
@@ -257,19 +299,25 @@ class _Download:
         return _Fetched(buffer, crc, attempts - 1)
 
     def _verify(
-        self, full: int, crcs: list[int], stored: str | None, aligned: bool, checksum: str | None
+        self, full: int, crcs: list[int], stored: str | None, aligned: bool, wanted: _Wanted
     ) -> str:
         problems: list[str] = []
         verified = "length"
+        algo = self.algo.name
         if aligned and stored:
-            if ck.composite(crcs) != stored:
-                problems.append(f"composite CRC32 {ck.composite(crcs)} != stored {stored}")
-            verified = "composite-crc32"
-        for name, value in (("the store's", stored), ("the given", checksum)):
+            if self.algo.composite(crcs) != stored:
+                problems.append(f"composite {algo} {self.algo.composite(crcs)} != stored {stored}")
+            verified = f"composite-{algo.lower()}"
+        for name, value in (("the store's", stored), ("the given", wanted.checksum)):
             if value and "-" not in value:
                 if value != ck.b64(full):
-                    problems.append(f"CRC32 {ck.b64(full)} != {name} {value}")
-                verified = "crc32"
+                    problems.append(f"{algo} {ck.b64(full)} != {name} {value}")
+                verified = algo.lower()
+        if problems and wanted.checksum and wanted.algorithm is None:
+            problems.append(
+                f"if the given checksum is not a {algo}, pass its checksum_algorithm= "
+                "(UploadResult.checksum_algorithm)"
+            )
         if problems:
             raise IntegrityError(f"download of {self.where} does not match: {'; '.join(problems)}")
         return verified
@@ -279,3 +327,25 @@ class _Download:
             self.retries += 1
 
         return run(self.settings, call, on_retry)
+
+
+def _read_into(body: Any, view: memoryview, algo: ck.Algorithm) -> tuple[int, int]:
+    """Fill ``view`` from a GetObject body: the bytes read (fewer if it ended early), their CRC.
+
+    The CRC is taken a chunk at a time, right after the chunk arrived and
+    while it is still in the CPU cache, instead of a second pass over the
+    whole range from memory.  Only botocore's public ``readinto`` is used, so
+    urllib3 keeps its length checks and its connection accounting.
+    """
+    total = len(view)
+    got = crc = 0
+    try:
+        while got < total:
+            n = body.readinto(view[got : got + _CHUNK])
+            if not n:
+                break
+            crc = algo.compute(view[got : got + n], crc)
+            got += n
+    except (http.client.HTTPException, ssl.SSLError) as exc:
+        raise RetryableError(f"the connection failed mid-range: {exc!r}") from exc
+    return got, crc

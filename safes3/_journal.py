@@ -1,9 +1,10 @@
 """The resume journal: enough to continue a multipart upload in a new process.
 
 It is a small JSON file rewritten atomically after every finished part:
-bucket, key, upload id, part plan and, per finished part, its number, size,
-ETag and CRC32.  It identifies the encryption only by a fingerprint (the
-SSE-C key's MD5, or the KMS key id): never key material.
+bucket, key, upload id, part plan, the part checksum algorithm and, per
+finished part, its number, size, ETag and CRC.  It identifies the encryption
+only by a fingerprint (the SSE-C key's MD5, or the KMS key id): never key
+material.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class DonePart:
     number: int
     size: int
     etag: str
-    crc32: int
+    crc: int
+    """The part's CRC under the journal's ``checksum_algorithm``."""
 
 
 @dataclass(kw_only=True)
@@ -53,6 +55,8 @@ class Journal:
     encryption: str
     part_checksums: bool = False
     """The upload was created with ChecksumAlgorithm and the store echoed it."""
+    checksum_algorithm: str = "CRC32"
+    """``CRC32`` or ``CRC32C``: journals written before the field existed used CRC32."""
     parts: dict[int, DonePart] = field(default_factory=dict)
 
     @classmethod
@@ -63,7 +67,7 @@ class Journal:
             raw = json.loads(where.read_text())
             if raw.get("version") != _VERSION:
                 raise ValueError(f"version {raw.get('version')!r}")
-            parts = {int(p["number"]): DonePart(**p) for p in raw["parts"]}
+            parts = {int(p["number"]): _part(p) for p in raw["parts"]}
             return cls(
                 path=where,
                 bucket=raw["bucket"],
@@ -73,6 +77,7 @@ class Journal:
                 size=raw["size"],
                 encryption=raw["encryption"],
                 part_checksums=bool(raw.get("part_checksums", False)),
+                checksum_algorithm=str(raw.get("checksum_algorithm", "CRC32")),
                 parts=parts,
             )
         except FileNotFoundError:
@@ -96,6 +101,17 @@ class Journal:
                 "the journal (and abort its upload) to start over"
             )
 
+    def check_algorithm(self, wanted: str) -> str:
+        """The algorithm to resume with: the journal's, unless another was asked for."""
+        if wanted not in ("auto", self.checksum_algorithm):
+            raise TransferError(
+                f"the journal {self.path} was written with {self.checksum_algorithm} part "
+                f"checksums, but checksum_algorithm={wanted!r} was asked for; resume with "
+                f"'auto' or {self.checksum_algorithm!r}, or delete the journal (and abort its "
+                "upload) to start over"
+            )
+        return self.checksum_algorithm
+
     def record(self, part: DonePart) -> None:
         self.parts[part.number] = part
         self.save()
@@ -111,6 +127,7 @@ class Journal:
             "size": self.size,
             "encryption": self.encryption,
             "part_checksums": self.part_checksums,
+            "checksum_algorithm": self.checksum_algorithm,
             "parts": [asdict(self.parts[n]) for n in sorted(self.parts)],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,3 +142,8 @@ class Journal:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _part(raw: dict[str, Any]) -> DonePart:
+    crc = raw["crc"] if "crc" in raw else raw["crc32"]
+    return DonePart(number=int(raw["number"]), size=int(raw["size"]), etag=raw["etag"], crc=crc)

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Protocol, Union
 
 from safes3._exceptions import TransferError
 
-__all__ = ["PartReader", "Readable", "Source"]
+__all__ = ["PartBody", "PartReader", "Readable", "Source"]
 
 _CHUNK = 1 << 20
 _NONBLOCKING = "the source is non-blocking and had no data; pass a blocking stream"
@@ -135,6 +135,51 @@ class PartReader:
         target[:n] = self._held[:n]
         self._held = self._held[n:]
         return n
+
+
+class PartBody:
+    """A part buffer as a request body that reaches the socket without a copy.
+
+    With awscrt installed botocore signs through the CRT, which copies a
+    bytes-like body into a ``BytesIO`` (a memcpy into fresh pages, per part)
+    but passes a seekable stream through untouched.  urllib3 sends a stream in
+    ``read(blocksize)`` pieces, so :meth:`read` hands out the rest of the
+    buffer as one memoryview whatever size is asked (botocore's and urllib3's
+    readers take any length): one ``sendall`` per part, as for bytes.  One
+    instance per attempt: an attempt consumes it.
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._pos = 0
+
+    def __len__(self) -> int:
+        return len(self._view) - self._pos
+
+    def read(self, _size: int = -1, /) -> memoryview:
+        rest = self._view[self._pos :]
+        self._pos = len(self._view)
+        return rest
+
+    def readinto(self, target: memoryview) -> int:
+        n = min(len(target), len(self._view) - self._pos)
+        target[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = min(max(0, base + offset), len(self._view))
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
 
 
 def _remaining(stream: Any) -> int | None:

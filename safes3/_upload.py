@@ -26,7 +26,7 @@ from safes3 import _checksum as ck
 from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import DonePart, Journal, encryption_fingerprint
-from safes3._parts import PartReader, Source
+from safes3._parts import PartBody, PartReader, Source
 from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
@@ -39,9 +39,10 @@ Progress = Callable[[int, "int | None"], None]
 class UploadResult:
     """What an upload did.
 
-    ``checksum`` is the CRC32 (base64, as in ``x-amz-checksum-crc32``) of the
-    whole object, whatever the store supports: pass it to
-    :func:`safes3.download` to verify a download end to end.
+    ``checksum`` is the whole object's CRC under ``checksum_algorithm``
+    (``"CRC32C"`` or ``"CRC32"``; base64, as in ``x-amz-checksum-crc32c``),
+    whatever the store supports: pass both to :func:`safes3.download` to
+    verify a download end to end.
     ``bytes_sent`` counts each part once; ``bytes_resent`` the extra bytes
     that retries put on the wire; ``parts_resumed`` the parts a journal let
     this call skip.
@@ -55,6 +56,7 @@ class UploadResult:
     bytes_resent: int
     retries: int
     checksum: str
+    checksum_algorithm: ck.AlgorithmName
     etag: str | None
     version_id: str | None
     parts_resumed: int = 0
@@ -148,6 +150,7 @@ class _Upload:
         self.journal: Journal | None = None
         self.upload_id: str | None = None
         self.part_checksums = False
+        self.algo = ck.resolve(settings.checksum_algorithm)
         self.stop = threading.Event()
 
     # ---- entry ----------------------------------------------------------------
@@ -182,14 +185,19 @@ class _Upload:
     # ---- single PutObject -------------------------------------------------------
 
     def _single(self, body: bytearray) -> UploadResult:
-        crc = ck.crc32(body)
+        crc = self.algo.compute(body)
+        expected = ck.b64(crc)
         attempts = 0
 
         def put() -> dict[str, Any]:
             nonlocal attempts
             attempts += 1
             reply: dict[str, Any] = self.s3.put_object(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self.key, Body=body, ChecksumCRC32=ck.b64(crc), **self.extra
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=PartBody(memoryview(body)),
+                **{self.algo.param: expected},
+                **self.extra,
             )
             return reply
 
@@ -201,7 +209,7 @@ class _Upload:
             raise TransferError(
                 f"PutObject of {self.where} failed after {attempts} attempt(s): {describe(exc)}"
             ) from exc
-        if reply.get("ChecksumCRC32") != ck.b64(crc):
+        if reply.get(self.algo.param) != expected:
             self._verify_stored(len(body), full=crc, composite=None)
         self._report(len(body), len(body))
         return UploadResult(
@@ -212,7 +220,8 @@ class _Upload:
             bytes_sent=len(body),
             bytes_resent=self.bytes_resent,
             retries=self.retries,
-            checksum=ck.b64(crc),
+            checksum=expected,
+            checksum_algorithm=self.algo.name,
             etag=reply.get("ETag"),
             version_id=reply.get("VersionId"),
         )
@@ -222,6 +231,7 @@ class _Upload:
     def _resume(self, journal: Journal) -> dict[int, DonePart]:
         """Parts the journal lists that the store still holds, unchanged."""
         journal.check_matches(self.bucket, self.key, self.fingerprint)
+        algorithm = ck.by_name(journal.check_algorithm(self.settings.checksum_algorithm))
         try:
             listed: dict[int, tuple[str, int]] = {}
             pages = self.s3.get_paginator("list_parts").paginate(
@@ -241,6 +251,7 @@ class _Upload:
             ) from exc
         self.upload_id = journal.upload_id
         self.part_checksums = journal.part_checksums
+        self.algo = algorithm
         keep = {n: p for n, p in journal.parts.items() if listed.get(n) == (p.etag, p.size)}
         journal.parts = dict(keep)
         return keep
@@ -249,12 +260,12 @@ class _Upload:
         reply = run(
             self.settings,
             lambda: self.s3.create_multipart_upload(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self.key, ChecksumAlgorithm="CRC32", **self.extra
+                Bucket=self.bucket, Key=self.key, ChecksumAlgorithm=self.algo.name, **self.extra
             ),
             self._count_retry(0),
         )
         self.upload_id = reply["UploadId"]
-        self.part_checksums = reply.get("ChecksumAlgorithm") == "CRC32"
+        self.part_checksums = reply.get("ChecksumAlgorithm") == self.algo.name
         if journal_path is not None:
             self.journal = Journal(
                 path=Path(journal_path),
@@ -265,6 +276,7 @@ class _Upload:
                 size=self.reader.size,
                 encryption=self.fingerprint,
                 part_checksums=self.part_checksums,
+                checksum_algorithm=self.algo.name,
             )
             self.journal.save()
 
@@ -302,15 +314,12 @@ class _Upload:
                             "larger part_size"
                         )
                     short = n < len(buffer)
-                    if short:
-                        del buffer[n:]
-                    crc = ck.crc32(buffer)
                     known = resumable.get(number)
                     if known is not None:
-                        self._skip(known, n, crc, total)
+                        self._skip(known, n, self.algo.compute(memoryview(buffer)[:n]), total)
                         idle.append(buffer)
                     else:
-                        pool.submit(self._send_part, returns, number, buffer, n, crc)
+                        pool.submit(self._send_part, returns, number, buffer, n)
                         outstanding += 1
                     wanted = part_size_for(self.reader.size, part_size, number + 1)
                     if short or (total is not None and self.reader.consumed >= total):
@@ -334,7 +343,7 @@ class _Upload:
                 raise
 
     def _skip(self, known: DonePart, n: int, crc: int, total: int | None) -> None:
-        if (known.size, known.crc32) != (n, crc):
+        if (known.size, known.crc) != (n, crc):
             raise TransferError(
                 f"part {known.number} of the source differs from the part the journal "
                 f"recorded for {self.where}; this is not the same source"
@@ -349,11 +358,18 @@ class _Upload:
         self._report(part.size, total)
 
     def _send_part(
-        self, returns: queue.Queue[_Outcome], number: int, buffer: bytearray, n: int, crc: int
+        self, returns: queue.Queue[_Outcome], number: int, buffer: bytearray, n: int
     ) -> None:
+        """Runs in a worker: the CRC (which releases the GIL) overlaps the next read.
+
+        The buffer is never resized (views of it may outlive the request);
+        only its first ``n`` bytes are the part.
+        """
         attempts = 0
+        view = memoryview(buffer)[:n]
+        crc = self.algo.compute(view)
         expected = ck.b64(crc)
-        body = buffer
+        param = self.algo.param
 
         def send() -> dict[str, Any]:
             nonlocal attempts
@@ -363,10 +379,10 @@ class _Upload:
                 Key=self.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
-                Body=body,
-                ChecksumCRC32=expected,
+                Body=PartBody(view),
+                **{param: expected},
             )
-            echoed = reply.get("ChecksumCRC32")
+            echoed = reply.get(param)
             if echoed is not None and echoed != expected:
                 raise RetryableError(f"part {number}: store computed {echoed}")
             return reply
@@ -376,7 +392,7 @@ class _Upload:
                 returns.put(_Outcome(buffer, None, None, 0))
                 return
             reply = run(self.settings, send, lambda *_: None)
-            part = DonePart(number=number, size=n, etag=reply["ETag"], crc32=crc)
+            part = DonePart(number=number, size=n, etag=reply["ETag"], crc=crc)
             returns.put(_Outcome(buffer, part, None, attempts - 1))
         except Exception as exc:  # noqa: BLE001 - every failure goes to the caller's thread
             failure: Exception = exc
@@ -398,9 +414,9 @@ class _Upload:
             p = self.done[n]
             entry: dict[str, Any] = {"PartNumber": n, "ETag": p.etag}
             if self.part_checksums:
-                entry["ChecksumCRC32"] = ck.b64(p.crc32)
+                entry[self.algo.param] = ck.b64(p.crc)
             parts.append(entry)
-            full = ck.combine(full, p.crc32, p.size)
+            full = self.algo.combine(full, p.crc, p.size)
             size += p.size
         try:
             reply = run(
@@ -421,7 +437,7 @@ class _Upload:
         if self.journal is not None:
             self.journal.remove()
         self._verify_stored(
-            size, full=full, composite=ck.composite(self.done[n].crc32 for n in numbers)
+            size, full=full, composite=self.algo.composite(self.done[n].crc for n in numbers)
         )
         return UploadResult(
             bucket=self.bucket,
@@ -432,6 +448,7 @@ class _Upload:
             bytes_resent=self.bytes_resent,
             retries=self.retries,
             checksum=ck.b64(full),
+            checksum_algorithm=self.algo.name,
             etag=reply.get("ETag"),
             version_id=reply.get("VersionId"),
             parts_resumed=self.resumed,
@@ -454,13 +471,14 @@ class _Upload:
                 f"{self.where} was written but could not be read back to verify it: {describe(exc)}"
             ) from exc
         problem = None
-        stored = head.get("ChecksumCRC32")
+        stored = head.get(self.algo.param)
+        name = self.algo.name
         if head.get("ContentLength") != size:
             problem = f"the store holds {head.get('ContentLength')} bytes, {size} were sent"
         elif stored and "-" in stored and composite is not None and stored != composite:
-            problem = f"the store's composite CRC32 is {stored}, expected {composite}"
+            problem = f"the store's composite {name} is {stored}, expected {composite}"
         elif stored and "-" not in stored and stored != ck.b64(full):
-            problem = f"the store's CRC32 is {stored}, expected {ck.b64(full)}"
+            problem = f"the store's {name} is {stored}, expected {ck.b64(full)}"
         if problem is not None:
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=self.key)  # type: ignore[attr-defined]

@@ -4,8 +4,9 @@ Real network faults (tests/faultproxy.py, a TCP proxy in front of the store):
 a connection reset in the middle of a part, and a stalled connection that
 the client abandons at its read timeout.  Injected (botocore ``before-send``
 answering instead of the network): one 503 SlowDown.  The object is
-generated on the fly and compared by CRC32 after a download, so the test
-holds neither copy in memory.
+generated on the fly and compared by CRC32C (the default part checksum with
+awscrt installed) after a download, so the test holds neither copy in
+memory; the pipe test uploads with CRC32 (zlib) to cover the other algorithm.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
+from awscrt import checksums
 from botocore.config import Config as BotocoreConfig
 
 import safes3
@@ -47,19 +49,19 @@ def generated(total_mib: int) -> Iterator[bytes]:
 def crc_of(total_mib: int) -> int:
     crc = 0
     for block in generated(total_mib):
-        crc = zlib.crc32(block, crc)
+        crc = checksums.crc32c(block, crc)
     return crc
 
 
 class CrcSink:
-    """A writable stream that keeps only the CRC32 and length of what it got."""
+    """A writable stream that keeps only the CRC32C and length of what it got."""
 
     def __init__(self) -> None:
         self.crc = 0
         self.size = 0
 
     def write(self, data: Any) -> int:
-        self.crc = zlib.crc32(data, self.crc)
+        self.crc = checksums.crc32c(bytes(data), self.crc)
         self.size += len(data)
         return len(data)
 
@@ -110,6 +112,7 @@ def test_a_large_upload_survives_resets_stalls_and_slowdowns(
     expected = crc_of(total_mib)
     assert (sink.size, sink.crc) == (total_mib * MiB, expected)
     assert result.checksum == got.checksum == safes3_b64(expected)
+    assert result.checksum_algorithm == got.checksum_algorithm == "CRC32C"
 
 
 def test_peak_memory_of_a_short_reading_pipe_stays_within_the_bound(
@@ -128,7 +131,9 @@ def test_peak_memory_of_a_short_reading_pipe_stays_within_the_bound(
                     pipe.write(view[i : i + 65536])
 
     s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
-    settings = safes3.TransferSettings(part_size=part, max_concurrency=concurrency)
+    settings = safes3.TransferSettings(
+        part_size=part, max_concurrency=concurrency, checksum_algorithm="CRC32"
+    )
     writer = threading.Thread(target=feed)
     tracemalloc.start()
     try:
@@ -140,7 +145,7 @@ def test_peak_memory_of_a_short_reading_pipe_stays_within_the_bound(
         tracemalloc.stop()
         writer.join()
     assert result.size == total_mib * MiB
-    assert result.checksum == safes3_b64(crc[0])
+    assert (result.checksum_algorithm, result.checksum) == ("CRC32", safes3_b64(crc[0]))
     bound = part * (concurrency + 1) + 16 * MiB
     assert peak < bound, f"peak {peak / MiB:.1f} MiB exceeds {bound / MiB:.0f} MiB"
     assert peak < total_mib * MiB / 3

@@ -9,6 +9,8 @@ Real network faults are in ``test_transfer_faults.py``.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import io
 import json
 import os
@@ -19,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from awscrt import checksums
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import safes3
+from safes3 import _checksum as ck
+from safes3._download import _read_into
 from tests.clients import client_for
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent, Wire
@@ -103,16 +108,20 @@ def inject(s3: Any, decide: Callable[[Sent], AWSResponse | None]) -> Wire:
 def test_multipart_upload_and_download_with_each_encryption(
     store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
 ) -> None:
-    for enc in encryptions(store):
+    keeps_checksums = store.extra["profile"] == "seaweedfs"
+    for enc, (setting, algorithm) in zip(
+        encryptions(store), [("auto", "CRC32C"), ("CRC32", "CRC32")], strict=True
+    ):
         s3 = client_for(store, enc)
         wire = Wire().attach(s3)
         seen = Calls()
+        settings = dataclasses.replace(FAST, checksum_algorithm=setting)  # type: ignore[arg-type]
         result = safes3.upload(
             s3,
             Trickle(DATA),
             bucket,
             "obj",
-            settings=FAST,
+            settings=settings,
             progress=seen,
         )
         assert (result.size, result.parts, result.retries, result.bytes_resent) == (
@@ -121,35 +130,53 @@ def test_multipart_upload_and_download_with_each_encryption(
             0,
             0,
         )
-        assert result.checksum == safes3_crc(DATA)
+        assert (result.checksum_algorithm, result.checksum) == (algorithm, b64crc(DATA, algorithm))
         assert seen.calls[-1] == (len(DATA), None)
         assert len(seen.calls) == 4
         uploads = wire.where("PUT", "uploadId=")
         assert sorted(part_puts(wire)) == [1, 2, 3, 4]
+        other = "x-amz-checksum-crc32" if algorithm == "CRC32C" else "x-amz-checksum-crc32c"
         for sent in uploads:
-            assert sent.header("x-amz-checksum-crc32")
+            number = part_number(sent)
+            assert number is not None
+            part = DATA[(number - 1) * PART : number * PART]
+            assert sent.header(f"x-amz-checksum-{algorithm.lower()}") == b64crc(part, algorithm)
+            assert sent.header(other) is None
             if isinstance(enc, safes3.SSEC):
                 assert sent.header("x-amz-server-side-encryption-customer-key-md5") == enc.key_md5
         (create,) = wire.where("POST", "?uploads")
-        assert create.header("x-amz-checksum-algorithm") == "CRC32"
+        assert create.header("x-amz-checksum-algorithm") == algorithm
         assert uploads_left(admin_s3, bucket) == []
 
         head_args: dict[str, Any] = {}
         if isinstance(enc, safes3.SSEC):
             head_args = dict(enc.customer_params)
-        stored = admin_s3.head_object(Bucket=bucket, Key="obj", **head_args)
+        stored = admin_s3.head_object(Bucket=bucket, Key="obj", ChecksumMode="ENABLED", **head_args)
         assert stored["ContentLength"] == len(DATA)
         if isinstance(enc, safes3.SSEKMS):
             assert stored.get("ServerSideEncryption") == "aws:kms"
+        if keeps_checksums:
+            parts = [DATA[i : i + PART] for i in range(0, len(DATA), PART)]
+            assert stored.get(f"Checksum{algorithm}") == composite(parts, algorithm)
 
         target = tmp_path / "out.bin"
-        got = safes3.download(s3, bucket, "obj", target, settings=FAST, checksum=result.checksum)
+        got = safes3.download(
+            s3,
+            bucket,
+            "obj",
+            target,
+            settings=FAST,
+            checksum=result.checksum,
+            checksum_algorithm=result.checksum_algorithm,
+        )
         assert target.read_bytes() == DATA
-        assert got.verified == "crc32"
-        assert got.checksum == result.checksum
+        assert got.verified == algorithm.lower()
+        assert (got.checksum_algorithm, got.checksum) == (algorithm, result.checksum)
         stream = io.BytesIO()
         got = safes3.download(s3, bucket, "obj", stream, settings=FAST)
         assert stream.getvalue() == DATA
+        assert got.checksum_algorithm == (algorithm if keeps_checksums else "CRC32C")
+        assert got.verified == (f"composite-{algorithm.lower()}" if keeps_checksums else "length")
         gets = [s for s in wire.where("GET") if s.header("range")]
         assert len(gets) >= 8
         if isinstance(enc, safes3.SSEC):
@@ -163,14 +190,52 @@ def test_small_objects_go_up_in_one_checksummed_put(store: StoreInfo, bucket: st
     s3 = client_for(store, safes3.SSEC.generate())
     wire = Wire().attach(s3)
     result = safes3.upload(s3, iter([b"abc", b"def"]), bucket, "small", settings=FAST)
-    assert result.parts == 1
-    assert result.checksum == safes3_crc(b"abcdef")
+    assert (result.parts, result.checksum_algorithm) == (1, "CRC32C")
+    assert result.checksum == b64crc(b"abcdef", "CRC32C")
     (put,) = wire.where("PUT", "/small")
-    assert put.header("x-amz-checksum-crc32") == safes3_crc(b"abcdef")
+    assert put.header("x-amz-checksum-crc32c") == b64crc(b"abcdef", "CRC32C")
+    assert put.header("x-amz-checksum-crc32") is None
     assert wire.where("POST") == []
     out = io.BytesIO()
-    safes3.download(s3, bucket, "small", out, checksum=result.checksum)
-    assert out.getvalue() == b"abcdef"
+    got = safes3.download(s3, bucket, "small", out, checksum=result.checksum)
+    assert (out.getvalue(), got.verified) == (b"abcdef", "crc32c")
+    out = io.BytesIO()
+    got = safes3.download(
+        s3, bucket, "small", out, checksum=b64crc(b"abcdef", "CRC32"), checksum_algorithm="CRC32"
+    )
+    assert (out.getvalue(), got.verified, got.checksum_algorithm) == (b"abcdef", "crc32", "CRC32")
+
+
+def test_ranges_are_read_with_a_running_crc(store: StoreInfo, bucket: str) -> None:
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    safes3.upload(s3, b"abcdef", bucket, "small")
+    body: Any = s3.get_object(Bucket=bucket, Key="small", Range="bytes=1-4")["Body"]
+    buffer = bytearray(4)
+    assert _read_into(body, memoryview(buffer), ck.CRC32) == (4, zlib.crc32(b"bcde"))
+    assert buffer == b"bcde"
+    body.close()
+
+
+def test_without_awscrt_a_crc32c_check_is_refused_not_skipped(
+    store: StoreInfo, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = client_for(store, safes3.SSEC.generate())
+    result = safes3.upload(s3, DATA[:1000], bucket, "obj")
+    assert result.checksum_algorithm == "CRC32C"
+    monkeypatch.setattr(ck, "_crt", None)
+    target = tmp_path / "out.bin"
+    with pytest.raises(safes3.ConfigurationError, match=r"safes3\[fast\]"):
+        safes3.download(
+            s3, bucket, "obj", target, checksum=result.checksum, checksum_algorithm="CRC32C"
+        )
+    if store.extra["profile"] == "seaweedfs":
+        with pytest.raises(safes3.ConfigurationError, match=r"carries a CRC32C checksum"):
+            safes3.download(s3, bucket, "obj", target)
+    assert list(tmp_path.iterdir()) == []
+    got = safes3.download(
+        s3, bucket, "obj", target, checksum=b64crc(DATA[:1000], "CRC32"), checksum_algorithm="CRC32"
+    )
+    assert (target.read_bytes(), got.verified) == (DATA[:1000], "crc32")
 
 
 def test_injected_slowdown_resends_only_that_part(
@@ -191,8 +256,8 @@ def test_injected_slowdown_resends_only_that_part(
     assert (result.retries, result.bytes_resent) == (1, PART)
     assert uploads_left(admin_s3, bucket) == []
     out = io.BytesIO()
-    safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
-    assert out.getvalue() == DATA
+    got = safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
+    assert (out.getvalue(), got.verified) == (DATA, "crc32c")
 
 
 def test_a_part_that_keeps_failing_aborts_the_upload(
@@ -234,6 +299,7 @@ def test_an_interrupted_upload_resumes_from_its_journal(
     recorded = json.loads(journal.read_text())
     done = sorted(p["number"] for p in recorded["parts"])
     assert len(done) >= 2
+    assert recorded["checksum_algorithm"] == "CRC32C"
     assert key.fingerprint in journal.read_text()
     assert key.customer_params["SSECustomerKey"] not in journal.read_text()
     assert len(uploads_left(admin_s3, bucket)) == 1
@@ -242,6 +308,11 @@ def test_an_interrupted_upload_resumes_from_its_journal(
         safes3.upload(
             client_for(store, safes3.SSEC.generate()), DATA, bucket, "obj", journal=journal
         )
+
+    crc32 = dataclasses.replace(FAST, checksum_algorithm="CRC32")
+    with pytest.raises(safes3.TransferError, match="written with CRC32C part checksums"):
+        safes3.upload(client_for(store, key), DATA, bucket, "obj", settings=crc32, journal=journal)
+    assert journal.exists()
 
     second = client_for(store, key)
     wire = Wire().attach(second)
@@ -252,6 +323,7 @@ def test_an_interrupted_upload_resumes_from_its_journal(
     assert result.parts == 4
     assert not journal.exists()
     assert uploads_left(admin_s3, bucket) == []
+    assert result.checksum == b64crc(DATA, "CRC32C")
     out = io.BytesIO()
     safes3.download(second, bucket, "obj", out, checksum=result.checksum)
     assert out.getvalue() == DATA
@@ -263,13 +335,21 @@ def test_a_download_that_does_not_match_is_refused(
     s3 = client_for(store, safes3.SSEC.generate())
     safes3.upload(s3, DATA[:1000], bucket, "obj")
     target = tmp_path / "out.bin"
-    with pytest.raises(safes3.IntegrityError, match="does not match"):
-        safes3.download(s3, bucket, "obj", target, checksum=safes3_crc(b"other"))
+    with pytest.raises(safes3.IntegrityError, match=r"does not match.*checksum_algorithm="):
+        safes3.download(s3, bucket, "obj", target, checksum=b64crc(DATA[:1000], "CRC32"))
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 
 
-def safes3_crc(data: bytes) -> str:
-    import base64
+def crc(data: bytes, algorithm: str) -> int:
+    """The CRC as zlib or awscrt compute it, not through safes3."""
+    return zlib.crc32(data) if algorithm == "CRC32" else checksums.crc32c(data)
 
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+def b64crc(data: bytes, algorithm: str) -> str:
+    return base64.b64encode(crc(data, algorithm).to_bytes(4, "big")).decode()
+
+
+def composite(parts: list[bytes], algorithm: str) -> str:
+    raw = b"".join(crc(p, algorithm).to_bytes(4, "big") for p in parts)
+    return f"{b64crc(raw, algorithm)}-{len(parts)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def make(path: Path, key: SSEC) -> Journal:
         size=None,
         encryption=encryption_fingerprint(key),
         part_checksums=True,
+        checksum_algorithm="CRC32C",
     )
 
 
@@ -29,8 +31,8 @@ def test_round_trip_keeps_parts_and_never_key_material(tmp_path: Path) -> None:
     key = SSEC(raw)
     journal = make(tmp_path / "j.json", key)
     journal.save()
-    journal.record(DonePart(number=2, size=10, etag='"e2"', crc32=7))
-    journal.record(DonePart(number=1, size=10, etag='"e1"', crc32=9))
+    journal.record(DonePart(number=2, size=10, etag='"e2"', crc=7))
+    journal.record(DonePart(number=1, size=10, etag='"e1"', crc=9))
     text = (tmp_path / "j.json").read_text()
     assert base64.b64encode(raw).decode() not in text
     assert raw.hex() not in text
@@ -40,6 +42,7 @@ def test_round_trip_keeps_parts_and_never_key_material(tmp_path: Path) -> None:
     assert loaded.parts == journal.parts
     assert loaded.upload_id == "up-1"
     assert loaded.part_checksums
+    assert loaded.checksum_algorithm == "CRC32C"
     assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
 
 
@@ -57,6 +60,36 @@ def test_resuming_with_another_key_or_object_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="belongs to s3://b/k"):
         journal.check_matches("b", "other", journal.encryption)
     journal.check_matches("b", "k", journal.encryption)
+
+
+def test_journals_from_before_the_algorithm_field_resume_as_crc32(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "bucket": "b",
+                "key": "k",
+                "upload_id": "u",
+                "part_size": 8 << 20,
+                "size": None,
+                "encryption": "SSE-S3",
+                "parts": [{"number": 1, "size": 5, "etag": '"e"', "crc32": 42}],
+            }
+        )
+    )
+    loaded = Journal.load(path)
+    assert loaded is not None
+    assert loaded.checksum_algorithm == "CRC32"
+    assert loaded.parts == {1: DonePart(number=1, size=5, etag='"e"', crc=42)}
+
+
+def test_resuming_under_another_checksum_algorithm_is_refused(tmp_path: Path) -> None:
+    journal = make(tmp_path / "j.json", SSEC.generate())
+    assert journal.check_algorithm("auto") == "CRC32C"
+    assert journal.check_algorithm("CRC32C") == "CRC32C"
+    with pytest.raises(TransferError, match=r"written with CRC32C .*delete the journal"):
+        journal.check_algorithm("CRC32")
 
 
 def test_fingerprints_name_keys_without_revealing_them() -> None:

@@ -1,7 +1,9 @@
-"""The transfer engine's pure parts: part reader, part sizes, CRC arithmetic, retry policy."""
+"""The transfer engine's pure parts: part reader and body, range reads, part sizes,
+settings, retry policy."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import ssl
@@ -14,7 +16,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutE
 
 from safes3 import ConfigurationError, TransferError, TransferSettings
 from safes3 import _checksum as ck
-from safes3._parts import PartReader
+from safes3._download import _read_into
+from safes3._parts import PartBody, PartReader
 from safes3._retry import RetryableError, is_retryable, run
 from safes3._transfer_settings import MAX_PART, MAX_PARTS, MIN_PART, part_size_for
 
@@ -128,17 +131,6 @@ def test_settings_are_validated_and_frozen() -> None:
         TransferSettings().part_size = 1  # type: ignore[misc]
 
 
-def test_crc_combine_and_composite_match_zlib() -> None:
-    a, b = DATA[:MiB], DATA[MiB:]
-    assert ck.combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(DATA)
-    assert ck.combine(7, 0, 0) == 7
-    assert ck.b64(zlib.crc32(b"hello")) == "NhCmhg=="
-    assert ck.unb64("NhCmhg==") == zlib.crc32(b"hello")
-    crcs = [zlib.crc32(a), zlib.crc32(b)]
-    raw = b"".join(c.to_bytes(4, "big") for c in crcs)
-    assert ck.composite(crcs) == f"{ck.b64(zlib.crc32(raw))}-2"
-
-
 def client_error(code: str, status: int) -> ClientError:
     response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
     return ClientError(response, "UploadPart")
@@ -202,3 +194,47 @@ def _always(error: Exception) -> Any:
         raise error
 
     return call
+
+
+def test_part_body_hands_out_the_rest_in_one_piece_and_rewinds() -> None:
+    buffer = bytearray(b"0123456789")
+    body = PartBody(memoryview(buffer)[:8])
+    assert len(body) == 8
+    assert bytes(body.read(3)) == b"01234567"
+    assert (len(body), bytes(body.read(3))) == (0, b"")
+    assert body.seek(0) == 0
+    target = bytearray(5)
+    assert body.readinto(memoryview(target)) == 5
+    assert (bytes(target), body.tell(), len(body)) == (b"01234", 5, 3)
+    assert body.seek(-1, io.SEEK_END) == 7
+    assert body.seek(2, io.SEEK_CUR) == 8
+    assert body.seekable()
+    assert body.readable()
+
+
+def test_ranges_are_read_into_the_buffer_with_their_crc() -> None:
+    buffer = bytearray(6000)
+    got = _read_into(io.BytesIO(DATA[:5000]), memoryview(buffer)[:5000], ck.CRC32)
+    assert got == (5000, zlib.crc32(DATA[:5000]))
+    assert buffer[:5000] == DATA[:5000]
+
+
+def test_a_range_cut_short_comes_back_short() -> None:
+    got = _read_into(io.BytesIO(DATA[:100]), memoryview(bytearray(5000)), ck.CRC32)
+    assert got == (100, zlib.crc32(DATA[:100]))
+
+
+def test_a_broken_connection_mid_range_is_retryable() -> None:
+    class Broken:
+        def readinto(self, _view: memoryview) -> int:
+            raise http.client.IncompleteRead(b"", 10)
+
+    with pytest.raises(RetryableError, match="mid-range"):
+        _read_into(Broken(), memoryview(bytearray(10)), ck.CRC32)
+
+
+def test_long_ranges_are_checksummed_chunk_by_chunk_to_the_same_crc() -> None:
+    big = DATA * 3
+    buffer = bytearray(len(big))
+    assert _read_into(io.BytesIO(big), memoryview(buffer), ck.CRC32) == (len(big), zlib.crc32(big))
+    assert buffer == big
