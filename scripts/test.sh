@@ -25,6 +25,10 @@ export SAFES3_TEST_STORES
 
 rc=0
 .venv/bin/python -m pytest "$@" || rc=1
+# The secure client again as a plain `pip install safes3` runs it: no awscrt.
+SAFES3_TEST_WITHOUT_AWSCRT=1 .venv/bin/python -m pytest -q \
+    tests/integration/test_client.py tests/integration/test_wire_property.py \
+    tests/integration/test_credentials.py tests/integration/test_demo.py || rc=1
 .venv/bin/python -m mypy || rc=1
 .venv/bin/python -m ruff check . || rc=1
 .venv/bin/python -m ruff format --check . || rc=1
