@@ -26,7 +26,7 @@ from safes3._exceptions import (
     InsecureTransportError,
 )
 from safes3._expiry import handlers as expiry_handlers
-from safes3._retry import FALSE_MEANS_NO_RETRY, no_retry_for_engine
+from safes3._retry import FALSE_MEANS_NO_RETRY, no_expect_for_engine, no_retry_for_engine
 from safes3._rules import OperationRule, Policy, rules_for
 
 __all__ = [
@@ -172,9 +172,13 @@ def install_expiry(events: BaseEventHooks, credentials: Callable[[], Credentials
 
 
 def quiet_botocore(s3: BaseClient) -> None:
-    """Turn botocore's retries off for the transfer engine's own calls on ``s3``."""
+    """Tune ``s3`` for the transfer engine's own calls: no botocore retries, no 100-continue."""
+    events = s3.meta.events
+    events.register(
+        "before-call.s3.UploadPart", no_expect_for_engine, unique_id=f"{_PREFIX}-transfer-expect"
+    )
     if FALSE_MEANS_NO_RETRY:
-        s3.meta.events.register_first(
+        events.register_first(
             "needs-retry.s3",
             no_retry_for_engine,  # type: ignore[arg-type]
             unique_id=f"{_PREFIX}-transfer-no-retry",

@@ -38,6 +38,7 @@ __all__ = [
     "describe",
     "engine_calls",
     "is_retryable",
+    "no_expect_for_engine",
     "no_retry_for_engine",
     "run",
 ]
@@ -152,6 +153,17 @@ def engine_calls() -> Iterator[None]:
         yield
     finally:
         _local.active = previous
+
+
+def no_expect_for_engine(params: dict[str, Any], **_: Any) -> None:
+    """``before-call`` for the engine's parts: no ``Expect: 100-continue`` round trip.
+
+    botocore asks for it on file-like bodies only; the engine's parts are
+    file-like (to spare the CRT signer a copy) but are sent like the bytes
+    bodies they are, in one write, as boto3 sends bytes.
+    """
+    if getattr(_local, "active", False):
+        params["headers"].pop("Expect", None)
 
 
 def no_retry_for_engine(**_: Any) -> bool | None:
