@@ -14,6 +14,9 @@ import dataclasses
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -353,3 +356,64 @@ def b64crc(data: bytes, algorithm: str) -> str:
 def composite(parts: list[bytes], algorithm: str) -> str:
     raw = b"".join(crc(p, algorithm).to_bytes(4, "big") for p in parts)
     return f"{b64crc(raw, algorithm)}-{len(parts)}"
+
+
+_KILLED_CHILD = """
+import base64, os, signal, sys
+import safes3
+from tests.clients import client_for
+from tests.storeinfo import StoreInfo
+
+store = StoreInfo.load(sys.argv[1])
+key = safes3.SSEC(base64.b64decode(os.environ["TEST_SSEC_KEY"]))
+part = int(sys.argv[5])
+
+def die_after_two(done, _total):
+    if done >= 2 * part:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+safes3.upload(
+    client_for(store, key), sys.argv[2], sys.argv[3], "obj",
+    settings=safes3.TransferSettings(part_size=part, max_concurrency=1),
+    journal=sys.argv[4], progress=die_after_two,
+)
+"""
+
+
+def test_a_killed_process_resumes_from_its_journal(
+    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    """SIGKILL, not an exception: nothing in the dying process gets to clean up."""
+    raw_key = os.urandom(32)
+    key = safes3.SSEC(raw_key)
+    source = tmp_path / "source.bin"
+    source.write_bytes(DATA)
+    journal = tmp_path / "upload.journal"
+    env = {
+        **os.environ,
+        "TEST_SSEC_KEY": base64.b64encode(raw_key).decode(),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    argv = [store.path, str(source), bucket, str(journal), str(PART)]
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, *argv],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    done = sorted(p["number"] for p in json.loads(journal.read_text())["parts"])
+    assert 2 <= len(done) < 4
+    assert len(uploads_left(admin_s3, bucket)) == 1
+
+    s3 = client_for(store, key)
+    wire = Wire().attach(s3)
+    result = safes3.upload(s3, source, bucket, "obj", settings=FAST, journal=journal)
+    assert sorted(part_puts(wire)) == [n for n in range(1, 5) if n not in done]
+    assert result.parts_resumed == len(done)
+    assert uploads_left(admin_s3, bucket) == []
+    assert not journal.exists()
+    out = io.BytesIO()
+    safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
+    assert out.getvalue() == DATA
