@@ -258,9 +258,10 @@ class SSEC(Encryption):
     def same_key(self, value: object) -> bool:
         """Whether a caller-supplied key (raw bytes or base64 text) is this key."""
         if isinstance(value, bytes | bytearray):
-            candidate = base64.b64encode(bytes(value)).decode()
-            if len(value) != 32:
-                candidate = bytes(value).decode("ascii", "replace")
+            raw = bytes(value)
+            candidate = (
+                base64.b64encode(raw).decode() if len(raw) == 32 else raw.decode("ascii", "replace")
+            )
         elif isinstance(value, str):
             candidate = value
         else:

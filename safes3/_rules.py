@@ -116,10 +116,6 @@ class Policy:
         default_factory=dict, compare=False, repr=False
     )
 
-    @property
-    def is_ssec(self) -> bool:
-        return isinstance(self.encryption, SSEC)
-
     # ---- provide-client-params ----------------------------------------------
 
     def apply_params(self, rule: OperationRule, params: MutableMapping[str, Any]) -> None:
