@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import safes3
+from tests.clients import client_for
 from tests.storeinfo import StoreInfo
 
 if TYPE_CHECKING:
@@ -60,17 +61,7 @@ def _key_b64() -> str:
 
 
 def _ssec_client(store: StoreInfo, key_b64: str) -> Any:
-    return safes3.client(
-        encryption=safes3.SSEC.from_base64(key_b64),
-        endpoint_url=store.endpoint_url,
-        ca_bundle=store.ca_bundle,
-        store=store.extra["profile"],
-        region=store.region,
-        credentials=safes3.StaticCredentials(
-            access_key_id=store.admin.access_key, secret_access_key=store.admin.secret_key
-        ),
-        allow_static_credentials=True,
-    )
+    return client_for(store, safes3.SSEC.from_base64(key_b64))
 
 
 def test_cp_round_trip_with_sse_c_key_from_env(
@@ -283,17 +274,7 @@ def test_generated_policy_is_applied_and_enforced(
             admin_s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
         with pytest.raises(ClientError):
             admin_s3.put_object(Bucket=bucket, Key="g", Body=b"g", ServerSideEncryption="garbage")  # type: ignore[arg-type]
-        kms = safes3.client(
-            encryption=safes3.SSEKMS(store.kms_key_ids[0]),
-            endpoint_url=store.endpoint_url,
-            ca_bundle=store.ca_bundle,
-            store=store.extra["profile"],
-            region=store.region,
-            credentials=safes3.StaticCredentials(
-                access_key_id=store.admin.access_key, secret_access_key=store.admin.secret_key
-            ),
-            allow_static_credentials=True,
-        )
+        kms = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
         part = os.urandom(5 * 1024 * 1024)
         up = kms.create_multipart_upload(Bucket=bucket, Key="mp")
         etags = [
