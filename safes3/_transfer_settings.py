@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,15 @@ from typing import Literal
 from safes3 import _checksum as ck
 from safes3._exceptions import ConfigurationError
 
-__all__ = ["MAX_OBJECT", "MAX_PART", "MAX_PARTS", "MIN_PART", "TransferSettings", "part_size_for"]
+__all__ = [
+    "MAX_OBJECT",
+    "MAX_PART",
+    "MAX_PARTS",
+    "MIN_PART",
+    "TransferSettings",
+    "default_concurrency",
+    "part_size_for",
+]
 
 MiB = 1 << 20
 MIN_PART = 5 * MiB
@@ -20,13 +29,19 @@ MAX_OBJECT = 5 * 1024 * 1024 * MiB
 _GROWTH_EVERY = 900
 
 
+def default_concurrency() -> int:
+    """Parts in flight by default: the number of cores, at least 2 and at most 8."""
+    return min(8, max(2, os.cpu_count() or 2))
+
+
 @dataclass(frozen=True, kw_only=True)
 class TransferSettings:
     """Settings of :func:`safes3.upload` and :func:`safes3.download`.
 
     Peak memory of a transfer is about ``part_size * (max_concurrency + 1)``
     whatever the source, so these two numbers are the memory budget.  Larger
-    parts with concurrency near the core count move data fastest.
+    parts with concurrency near the core count move data fastest: the default
+    is 32 MiB parts and one part in flight per core, 2 to 8.
     ``max_attempts`` bounds the tries of each part (or range); waits between
     them grow exponentially from ``backoff_initial`` up to ``backoff_max``
     seconds, with full jitter.  ``sleep`` exists so tests need not wait.
@@ -35,8 +50,8 @@ class TransferSettings:
     it costs a fraction of zlib's CRC32 in CPU) and CRC32 otherwise.
     """
 
-    part_size: int = 16 * MiB
-    max_concurrency: int = 4
+    part_size: int = 32 * MiB
+    max_concurrency: int = field(default_factory=lambda: default_concurrency())
     max_attempts: int = 5
     backoff_initial: float = 0.25
     backoff_max: float = 20.0
