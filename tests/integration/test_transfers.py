@@ -263,6 +263,37 @@ def test_injected_slowdown_resends_only_that_part(
     assert (out.getvalue(), got.verified) == (DATA, "crc32c")
 
 
+def test_an_expired_token_mid_upload_is_renewed_and_the_part_resent_once(
+    store: StoreInfo, admin_s3: S3Client, bucket: str
+) -> None:
+    """ExpiredToken on one part: the expiry hook (not the engine's retry) resends it.
+
+    The engine turns botocore's own retries off for its parts; this shows the
+    one-shot expiry retry still runs first for them.  The ExpiredToken answer
+    is injected at ``before-send`` (faithful to the status and code a store
+    sends; real expiry would take 15 minutes).  That resend happens inside
+    botocore, so the engine's ``retries``/``bytes_resent`` do not count it.
+    """
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    refused: list[int] = []
+
+    def expire_part_2_once(sent: Sent) -> AWSResponse | None:
+        if part_number(sent) == 2 and not refused:
+            refused.append(2)
+            return answer(400, "ExpiredToken")
+        return None
+
+    wire = inject(s3, expire_part_2_once)
+    result = safes3.upload(s3, DATA, bucket, "obj", settings=FAST)
+    assert refused == [2]
+    assert sorted(part_puts(wire)) == [1, 2, 2, 3, 4]
+    assert (result.retries, result.bytes_resent) == (0, 0)
+    assert uploads_left(admin_s3, bucket) == []
+    out = io.BytesIO()
+    safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
+    assert out.getvalue() == DATA
+
+
 def test_a_part_that_keeps_failing_aborts_the_upload(
     store: StoreInfo, admin_s3: S3Client, bucket: str
 ) -> None:
