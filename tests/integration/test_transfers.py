@@ -96,6 +96,20 @@ def answer(status: int, code: str) -> AWSResponse:
     return AWSResponse("https://injected", status, HTTPHeaders(), _Raw(body))
 
 
+def refuse_part_once(
+    number: int, status: int, code: str, refused: list[int]
+) -> Callable[[Sent], AWSResponse | None]:
+    """A ``decide`` for :func:`inject`: answer part ``number``'s first send with an error."""
+
+    def decide(sent: Sent) -> AWSResponse | None:
+        if part_number(sent) == number and not refused:
+            refused.append(number)
+            return answer(status, code)
+        return None
+
+    return decide
+
+
 def inject(s3: Any, decide: Callable[[Sent], AWSResponse | None]) -> Wire:
     """Record every request; answer those ``decide`` picks instead of sending them."""
     wire = Wire()
@@ -245,15 +259,7 @@ def test_injected_slowdown_resends_only_that_part(
     store: StoreInfo, admin_s3: S3Client, bucket: str
 ) -> None:
     s3 = client_for(store, safes3.SSEC.generate())
-    refused: list[int] = []
-
-    def slow_down_part_2_once(sent: Sent) -> AWSResponse | None:
-        if part_number(sent) == 2 and not refused:
-            refused.append(2)
-            return answer(503, "SlowDown")
-        return None
-
-    wire = inject(s3, slow_down_part_2_once)
+    wire = inject(s3, refuse_part_once(2, 503, "SlowDown", []))
     result = safes3.upload(s3, DATA, bucket, "obj", settings=FAST)
     assert sorted(part_puts(wire)) == [1, 2, 2, 3, 4]
     assert (result.retries, result.bytes_resent) == (1, PART)
@@ -276,14 +282,7 @@ def test_an_expired_token_mid_upload_is_renewed_and_the_part_resent_once(
     """
     s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
     refused: list[int] = []
-
-    def expire_part_2_once(sent: Sent) -> AWSResponse | None:
-        if part_number(sent) == 2 and not refused:
-            refused.append(2)
-            return answer(400, "ExpiredToken")
-        return None
-
-    wire = inject(s3, expire_part_2_once)
+    wire = inject(s3, refuse_part_once(2, 400, "ExpiredToken", refused))
     result = safes3.upload(s3, DATA, bucket, "obj", settings=FAST)
     assert refused == [2]
     assert sorted(part_puts(wire)) == [1, 2, 2, 3, 4]
