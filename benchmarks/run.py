@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -79,8 +79,10 @@ def _make_source(directory: Path, size: int) -> str:
 
 
 @contextmanager
-def _target(args: argparse.Namespace, workdir: Path, source: str) -> Iterator[Spec]:
-    """A base Spec pointing at the sink (started here) or at a live store."""
+def _target(
+    args: argparse.Namespace, workdir: Path, source: str
+) -> Iterator[tuple[Spec, Callable[[], float]]]:
+    """A base Spec pointing at the sink (started here) or at a live store, and its CPU meter."""
     base = dict(
         variant="",
         workload="",
@@ -93,7 +95,7 @@ def _target(args: argparse.Namespace, workdir: Path, source: str) -> Iterator[Sp
     )
     if args.target == "sink":
         with running_sink() as sink:
-            yield Spec(
+            spec = Spec(
                 endpoint_url=sink.endpoint_url,
                 ca_bundle=sink.ca_bundle,
                 profile=args.profile or "minio",
@@ -101,6 +103,7 @@ def _target(args: argparse.Namespace, workdir: Path, source: str) -> Iterator[Sp
                 bucket="bench",
                 **base,
             )
+            yield spec, sink.cpu_seconds
         return
     info = json.loads(Path(args.store_json).read_text())
     admin = boto3.session.Session().client(
@@ -115,7 +118,7 @@ def _target(args: argparse.Namespace, workdir: Path, source: str) -> Iterator[Sp
     bucket = f"safes3-bench-{uuid.uuid4().hex[:8]}"
     admin.create_bucket(Bucket=bucket)
     try:
-        yield Spec(
+        spec = Spec(
             endpoint_url=info["endpoint_url"],
             ca_bundle=info["ca_bundle"],
             profile=args.profile or info.get("extra", {}).get("profile", "generic"),
@@ -125,6 +128,7 @@ def _target(args: argparse.Namespace, workdir: Path, source: str) -> Iterator[Sp
             region=info.get("region", "us-east-1"),
             **{k: v for k, v in base.items() if k != "region"},
         )
+        yield spec, _store_cpu(args.store_json)
     finally:
         for page in admin.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for obj in page.get("Contents", []):
@@ -146,7 +150,22 @@ def _download_key(base: Spec) -> str:
     return key
 
 
-def _run_child_process(spec: Spec) -> dict[str, Any]:
+def _store_cpu(store_json: str) -> Callable[[], float]:
+    """CPU-seconds used so far by the store's daemons (their PIDs are in store.json)."""
+    pids = json.loads(Path(store_json).read_text()).get("extra", {}).get("pids", [])
+    return lambda: _cpu_of([int(p) for p in (pids.values() if isinstance(pids, dict) else pids)])
+
+
+def _cpu_of(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _run_child_process(spec: Spec, server_cpu: Callable[[], float]) -> dict[str, Any]:
+    server0 = server_cpu()
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--child", spec.to_json()],
         capture_output=True,
@@ -158,6 +177,7 @@ def _run_child_process(spec: Spec) -> dict[str, Any]:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return {"variant": spec.variant, "workload": spec.workload, "error": " | ".join(tail)}
     result: dict[str, Any] = json.loads(lines[-1])
+    result["server_cpu_s_per_gib"] = (server_cpu() - server0) / (spec.size / (1 << 30))
     return result
 
 
@@ -186,8 +206,9 @@ def summarise(
     lines = [
         f"### {workload}: {title}",
         "",
-        "| variant | MB/s | CPU-s/GiB | peak RSS MiB | RSS growth MiB | errors |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| variant | MB/s | CPU-s/GiB | server CPU-s/GiB | peak RSS MiB | RSS growth MiB "
+        "| errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     data: dict[str, Any] = {"variants": {}, "ratios": {}}
     for variant, results in runs.items():
@@ -196,18 +217,19 @@ def summarise(
         if good:
             med = {
                 f: statistics.median(r[f] for r in good)
-                for f in ("mb_per_s", "cpu_s_per_gib", "peak_rss_mib")
+                for f in ("mb_per_s", "cpu_s_per_gib", "server_cpu_s_per_gib", "peak_rss_mib")
             }
             med["rss_growth_mib"] = statistics.median(
                 r["peak_rss_mib"] - r["rss_before_mib"] for r in good
             )
             cells = (
                 f"{med['mb_per_s']:,.0f} | {med['cpu_s_per_gib']:.2f} | "
+                f"{med['server_cpu_s_per_gib']:.2f} | "
                 f"{med['peak_rss_mib']:,.0f} | {med['rss_growth_mib']:,.0f}"
             )
         else:
             med = {}
-            cells = "- | - | - | -"
+            cells = "- | - | - | - | -"
         err = "; ".join(e[:120] for e in errors) if errors else ""
         lines.append(f"| {variant} | {cells} | {len(good)}/{len(results)} ok {err} |")
         data["variants"][variant] = {"median": med, "runs": results}
@@ -263,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, list[dict[str, Any]]]] = {w: {} for w in workloads}
     with tempfile.TemporaryDirectory(prefix="safes3-bench-") as tmp:
         source = _make_source(Path(tmp), args.size * MiB)
-        with _target(args, Path(tmp), source) as base:
+        with _target(args, Path(tmp), source) as (base, server_cpu):
             download_key = _download_key(base) if "download" in workloads else ""
             for rep in range(args.repeats):
                 for workload in workloads:
@@ -279,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
                             if workload == "download"
                             else f"bench/{workload}/{variant}/{rep}",
                         )
-                        result = _run_child_process(spec)
+                        result = _run_child_process(spec, server_cpu)
                         results[workload].setdefault(variant, []).append(result)
                         status = result.get("error") or f"{result.get('mb_per_s', 0):,.0f} MB/s"
                         print(

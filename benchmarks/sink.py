@@ -7,27 +7,37 @@ encryption headers it was sent so safes3's proof of encryption passes, and
 checks no signature.  Its CA and certificate are made at start in a
 temporary directory.
 
-Standalone: ``python -m benchmarks.sink [--port N]`` prints the endpoint and
-the CA bundle path, then serves until interrupted.
+It runs in its own process and forks one process per connection, so its CPU
+per GiB does not grow with the number of connections a client opens (threads
+would contend for one GIL), and :meth:`Sink.cpu_seconds` can report what the
+server side spent.
+
+Standalone: ``python -m benchmarks.sink [--port N]`` prints one JSON line
+(endpoint, CA bundle path, PID), then serves until interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import ipaddress
-import itertools
 import json
 import os
 import re
+import shutil
+import signal
 import ssl
+import subprocess
+import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from socketserver import ForkingMixIn
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -57,23 +67,85 @@ def synthetic_key(size: int, name: str = "object") -> str:
     return f"synthetic/size-{size}/{name}"
 
 
-@dataclass
-class _Upload:
-    key: str
-    sse: dict[str, str]
-    parts: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass
 class _State:
-    """What the sink remembers: object sizes and encryption, open uploads."""
+    """What the sink remembers, as small files any connection's process can read.
 
-    sizes: dict[str, int] = field(default_factory=dict)
-    sse: dict[str, dict[str, str]] = field(default_factory=dict)
-    uploads: dict[str, _Upload] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    pattern: bytes = field(default_factory=lambda: os.urandom(_PERIOD) * 2)
+    Each connection is served by its own forked process, so object sizes and
+    encryption, and open uploads with their part sizes, live in a directory
+    rather than in memory.  Writes are atomic renames.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pattern = os.urandom(_PERIOD) * 2
+
+    def _object(self, path: str) -> Path:
+        return self.root / f"object-{hashlib.sha256(path.encode()).hexdigest()}.json"
+
+    def _upload(self, upload_id: str) -> Path:
+        if not re.fullmatch(r"upload-[0-9a-f]{32}", upload_id):
+            return self.root / "missing"
+        return self.root / upload_id
+
+    @staticmethod
+    def _write(target: Path, data: Any) -> None:
+        temp = target.with_name(f".{target.name}.{os.getpid()}")
+        temp.write_text(json.dumps(data))
+        os.replace(temp, target)
+
+    @staticmethod
+    def _read(target: Path) -> Any:
+        try:
+            return json.loads(target.read_text())
+        except FileNotFoundError:
+            return None
+
+    def put_object(self, path: str, size: int, sse: dict[str, str]) -> None:
+        kept = {k: v for k, v in sse.items() if k not in _CUSTOMER}
+        self._write(self._object(path), {"size": size, "sse": kept})
+
+    def get_object(self, path: str) -> tuple[int | None, dict[str, str]]:
+        found = self._read(self._object(path))
+        return (None, {}) if found is None else (found["size"], found["sse"])
+
+    def delete_object(self, path: str) -> None:
+        self._object(path).unlink(missing_ok=True)
+
+    def create_upload(self, path: str, sse: dict[str, str]) -> str:
+        upload_id = f"upload-{uuid.uuid4().hex}"
+        folder = self._upload(upload_id)
+        folder.mkdir()
+        self._write(folder / "upload.json", {"key": path, "sse": sse})
+        return upload_id
+
+    def upload_sse(self, upload_id: str) -> dict[str, str] | None:
+        found = self._read(self._upload(upload_id) / "upload.json")
+        return None if found is None else dict(found["sse"])
+
+    def put_part(self, upload_id: str, number: int, size: int) -> None:
+        folder = self._upload(upload_id)
+        if folder.is_dir():
+            self._write(folder / f"part-{number:05d}", size)
+
+    def parts(self, upload_id: str) -> list[tuple[int, int]] | None:
+        folder = self._upload(upload_id)
+        if not folder.is_dir():
+            return None
+        found = ((int(p.name[5:]), self._read(p)) for p in folder.glob("part-*"))
+        return sorted((n, size) for n, size in found if size is not None)
+
+    def finish_upload(self, upload_id: str, path: str) -> dict[str, str] | None:
+        """Record the object and drop the upload; its SSE headers, or None if unknown."""
+        sse = self.upload_sse(upload_id)
+        parts = self.parts(upload_id)
+        if sse is None or parts is None:
+            return None
+        self.put_object(path, sum(size for _, size in parts), sse)
+        self.abort_upload(upload_id)
+        return sse
+
+    def abort_upload(self, upload_id: str) -> None:
+        shutil.rmtree(self._upload(upload_id), ignore_errors=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -93,23 +165,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _discard_body(self) -> int:
         """Read and drop the body; return its decoded length (aws-chunked aware)."""
-        buf = self.server.buffers.get()
+        buf = _buffer()
         got = 0
-        try:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                while True:
-                    line = self.rfile.readline(1024)
-                    size = int(line.split(b";", 1)[0], 16)
-                    if size == 0:
-                        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                            pass
-                        break
-                    got += self._drop(buf, size)
-                    self.rfile.readline(8)
-            else:
-                got = self._drop(buf, int(self.headers.get("Content-Length") or 0))
-        finally:
-            self.server.buffers.put(buf)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";", 1)[0], 16)
+                if size == 0:
+                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                got += self._drop(buf, size)
+                self.rfile.readline(8)
+        else:
+            got = self._drop(buf, int(self.headers.get("Content-Length") or 0))
         decoded = self.headers.get("X-Amz-Decoded-Content-Length")
         return int(decoded) if decoded is not None else got
 
@@ -135,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {h: v for h in _ECHO if (v := self.headers.get(h)) is not None}
 
     def _etag(self) -> str:
-        return f'"{next(self.server.state.ids):032x}"'
+        return f'"{uuid.uuid4().hex}"'
 
     def _xml(self, root: str, inner: str) -> bytes:
         return (
@@ -153,11 +222,9 @@ class _Handler(BaseHTTPRequestHandler):
         if crc := self.headers.get("x-amz-checksum-crc32"):
             headers["x-amz-checksum-crc32"] = crc
         if "uploadId" in query:
-            with state.lock:
-                upload = state.uploads.get(query["uploadId"][0])
-                if upload is not None:
-                    upload.parts[int(query["partNumber"][0])] = size
-            sse = dict(upload.sse) if upload is not None else {}
+            upload_id = query["uploadId"][0]
+            state.put_part(upload_id, int(query["partNumber"][0]), size)
+            sse = state.upload_sse(upload_id) or {}
             sse.update(self._sse_from_request())
             self._reply(200, {**headers, **sse})
             return
@@ -165,9 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200)
             return
         sse = self._sse_from_request()
-        with state.lock:
-            state.sizes[path] = size
-            state.sse[path] = {k: v for k, v in sse.items() if k not in _CUSTOMER}
+        state.put_object(path, size, sse)
         self._reply(200, {**headers, **sse})
 
     def do_POST(self) -> None:
@@ -176,39 +241,29 @@ class _Handler(BaseHTTPRequestHandler):
         bucket, _, key = path.partition("/")
         state = self.server.state
         if "uploads" in query:
-            upload_id = f"upload-{next(state.ids)}"
             sse = self._sse_from_request()
-            with state.lock:
-                state.uploads[upload_id] = _Upload(key=path, sse=sse)
+            upload_id = state.create_upload(path, sse)
             inner = f"<Bucket>{bucket}</Bucket><Key>{key}</Key><UploadId>{upload_id}</UploadId>"
             self._reply(200, sse, self._xml("InitiateMultipartUploadResult", inner))
             return
         if "uploadId" in query:
-            with state.lock:
-                upload = state.uploads.pop(query["uploadId"][0], None)
-                if upload is not None:
-                    state.sizes[path] = sum(upload.parts.values())
-                    state.sse[path] = {k: v for k, v in upload.sse.items() if k not in _CUSTOMER}
-            if upload is None:
+            found = state.finish_upload(query["uploadId"][0], path)
+            if found is None:
                 self._error(404, "NoSuchUpload")
                 return
-            sse = dict(upload.sse)
-            sse.update(self._sse_from_request())
+            found.update(self._sse_from_request())
             inner = f"<Bucket>{bucket}</Bucket><Key>{key}</Key><ETag>{self._etag()}</ETag>"
-            self._reply(200, sse, self._xml("CompleteMultipartUploadResult", inner))
+            self._reply(200, found, self._xml("CompleteMultipartUploadResult", inner))
             return
         self._error(400, "InvalidRequest")
 
     def do_DELETE(self) -> None:
         path, query = self._target()
         self._discard_body()
-        state = self.server.state
-        with state.lock:
-            if "uploadId" in query:
-                state.uploads.pop(query["uploadId"][0], None)
-            else:
-                state.sizes.pop(path, None)
-                state.sse.pop(path, None)
+        if "uploadId" in query:
+            self.server.state.abort_upload(query["uploadId"][0])
+        else:
+            self.server.state.delete_object(path)
         self._reply(204)
 
     def do_HEAD(self) -> None:
@@ -230,10 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, {}, self._xml("Error", f"<Code>{code}</Code>"))
 
     def _list_parts(self, path: str, upload_id: str) -> None:
-        with self.server.state.lock:
-            upload = self.server.state.uploads.get(upload_id)
-            parts = sorted(upload.parts.items()) if upload else []
-        if upload is None:
+        parts = self.server.state.parts(upload_id)
+        if parts is None:
             self._error(404, "NoSuchUpload")
             return
         inner = "".join(
@@ -247,9 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _object(self, *, send_body: bool) -> None:
         path, _ = self._target()
         state = self.server.state
-        with state.lock:
-            size = state.sizes.get(path)
-            sse = dict(state.sse.get(path, {}))
+        size, sse = state.get_object(path)
         if size is None and (match := _SIZE_IN_KEY.search(path)):
             size = int(match.group(1))
         if size is None:
@@ -291,52 +342,108 @@ class _Handler(BaseHTTPRequestHandler):
             left -= n
 
 
-class _Buffers:
-    """Reusable receive buffers, one per concurrently served body."""
-
-    def __init__(self) -> None:
-        self._free: list[memoryview] = []
-        self._lock = threading.Lock()
-
-    def get(self) -> memoryview:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        return memoryview(bytearray(_READ))
-
-    def put(self, buf: memoryview) -> None:
-        with self._lock:
-            self._free.append(buf)
+_buffers: list[memoryview] = []
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+def _buffer() -> memoryview:
+    """This process's receive buffer (one connection per process, one body at a time)."""
+    if not _buffers:
+        _buffers.append(memoryview(bytearray(_READ)))
+    return _buffers[0]
+
+
+class _Server(ForkingMixIn, HTTPServer):
+    """One forked process per connection: no GIL shared between connections.
+
+    A threaded Python server makes its threads contend for one GIL, which
+    costs more CPU per GiB the more connections a client opens; a process per
+    connection costs the same per GiB for one stream or ten.  The TLS
+    handshake happens in the child.
+    """
+
     request_queue_size = 128
+    max_children = 256
+    block_on_close = False
     state: _State
-    buffers: _Buffers
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.do_handshake()
+        super().finish_request(request, client_address)
 
 
-class Sink:
-    """The sink server, serving from a background thread until :meth:`close`."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="safes3-sink-")
-        self.ca_bundle, cert, key = _make_certs(Path(self._dir.name), host)
+def serve(host: str, port: int, announce: Callable[[dict[str, Any]], None]) -> None:
+    """Serve until SIGTERM/SIGINT; ``announce`` gets the endpoint and CA path once listening."""
+    with tempfile.TemporaryDirectory(prefix="safes3-sink-") as tmp:
+        ca_bundle, cert, key = _make_certs(Path(tmp), host)
+        state_dir = Path(tmp, "state")
+        state_dir.mkdir()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(cert, key)
-        self._server = _Server((host, port), _Handler)
-        self._server.state = _State()
-        self._server.buffers = _Buffers()
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.endpoint_url = f"https://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        server = _Server((host, port), _Handler)
+        server.state = _State(state_dir)
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        announce(
+            {
+                "endpoint_url": f"https://{host}:{server.server_address[1]}",
+                "ca_bundle": ca_bundle,
+                "pid": os.getpid(),
+            }
+        )
+        try:
+            server.serve_forever(poll_interval=0.05)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+class Sink:
+    """The sink, running in its own process until :meth:`close`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sink", "--host", host, "--port", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait()
+            raise RuntimeError(f"the sink exited with {self._proc.returncode} before listening")
+        info = json.loads(line)
+        self.endpoint_url: str = info["endpoint_url"]
+        self.ca_bundle: str = info["ca_bundle"]
+        self.pid: int = info["pid"]
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the sink and its finished connection processes.
+
+        Waits (up to 5 s) until every connection process has exited and been
+        reaped, so their time is counted in the parent's ``cutime``.
+        """
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        deadline = time.monotonic() + 5
+        while children.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._dir.cleanup()
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 @contextmanager
@@ -417,10 +524,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    with running_sink(args.host, args.port) as sink:
-        print(json.dumps({"endpoint_url": sink.endpoint_url, "ca_bundle": sink.ca_bundle}))
-        with suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve(args.host, args.port, lambda info: print(json.dumps(info), flush=True))
 
 
 if __name__ == "__main__":
