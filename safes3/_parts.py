@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, Protocol, Union
 
 from safes3._exceptions import TransferError
@@ -82,14 +82,28 @@ class PartReader:
 
     def fill(self, buffer: memoryview) -> int:
         """Fill ``buffer`` from the source; fewer bytes only at the end of the source."""
+        return self.fill_checked(buffer, None)[0]
+
+    def fill_checked(
+        self, buffer: memoryview, crc: Callable[[memoryview, int], int] | None
+    ) -> tuple[int, int]:
+        """:meth:`fill`, also returning ``crc`` of the bytes read (0 when ``crc`` is None).
+
+        The CRC runs over each piece right after it is read, while the piece
+        is still in the CPU cache, instead of over the whole part afterwards
+        from memory; pieces are at most 1 MiB.
+        """
         want = len(buffer)
         if self.size is not None:
             want = min(want, self.size - self.consumed)
-        got = 0
+        got = value = 0
         while got < want:
-            n = self._read_some(buffer[got:want])
+            piece = buffer[got : min(want, got + _CHUNK)] if crc else buffer[got:want]
+            n = self._read_some(piece)
             if n == 0:
                 break
+            if crc:
+                value = crc(piece[:n], value)
             got += n
         self.consumed += got
         if got < want and self.size is not None:
@@ -97,7 +111,7 @@ class PartReader:
                 f"the source ended after {self.consumed} bytes, but its size was given or "
                 f"found to be {self.size}; the source changed while it was being uploaded"
             )
-        return got
+        return got, value
 
     def _read_some(self, target: memoryview) -> int:
         if self._items is not None:

@@ -167,14 +167,14 @@ class _Upload:
             else part_size_for(self.reader.size, self.settings.part_size)
         )
         first = bytearray(part_size)
-        n = self.reader.fill(memoryview(first))
+        n, crc = self.reader.fill_checked(memoryview(first), self.algo.compute)
         if self.journal is None and n < part_size:
             del first[n:]
-            return self._single(first)
+            return self._single(first, crc)
         try:
             if self.journal is None:
                 self._create(journal_path, part_size)
-            self._send_all(first, n, part_size, resumable)
+            self._send_all(first, n, crc, part_size, resumable)
             return self._complete()
         except BaseException as exc:
             error = self._fail(exc)
@@ -184,8 +184,7 @@ class _Upload:
 
     # ---- single PutObject -------------------------------------------------------
 
-    def _single(self, body: bytearray) -> UploadResult:
-        crc = self.algo.compute(body)
+    def _single(self, body: bytearray, crc: int) -> UploadResult:
         expected = ck.b64(crc)
         attempts = 0
 
@@ -281,7 +280,12 @@ class _Upload:
             self.journal.save()
 
     def _send_all(
-        self, first: bytearray, first_n: int, part_size: int, resumable: dict[int, DonePart]
+        self,
+        first: bytearray,
+        first_n: int,
+        first_crc: int,
+        part_size: int,
+        resumable: dict[int, DonePart],
     ) -> None:
         limit = self.settings.max_concurrency + 1
         returns: queue.Queue[_Outcome] = queue.Queue()
@@ -306,7 +310,7 @@ class _Upload:
 
         with ThreadPoolExecutor(self.settings.max_concurrency, "safes3-upload") as pool:
             try:
-                buffer, n, number = first, first_n, 1
+                buffer, n, crc, number = first, first_n, first_crc, 1
                 while True:
                     if number > MAX_PARTS:
                         raise TransferError(
@@ -316,10 +320,10 @@ class _Upload:
                     short = n < len(buffer)
                     known = resumable.get(number)
                     if known is not None:
-                        self._skip(known, n, self.algo.compute(memoryview(buffer)[:n]), total)
+                        self._skip(known, n, crc, total)
                         idle.append(buffer)
                     else:
-                        pool.submit(self._send_part, returns, number, buffer, n)
+                        pool.submit(self._send_part, returns, number, buffer, n, crc)
                         outstanding += 1
                     wanted = part_size_for(self.reader.size, part_size, number + 1)
                     if short or (total is not None and self.reader.consumed >= total):
@@ -333,7 +337,7 @@ class _Upload:
                         buffer = collect()
                     if len(buffer) != wanted:
                         buffer = bytearray(wanted)
-                    n = self.reader.fill(memoryview(buffer))
+                    n, crc = self.reader.fill_checked(memoryview(buffer), self.algo.compute)
                     if n == 0:
                         break
                 while outstanding:
@@ -358,16 +362,15 @@ class _Upload:
         self._report(part.size, total)
 
     def _send_part(
-        self, returns: queue.Queue[_Outcome], number: int, buffer: bytearray, n: int
+        self, returns: queue.Queue[_Outcome], number: int, buffer: bytearray, n: int, crc: int
     ) -> None:
-        """Runs in a worker: the CRC (which releases the GIL) overlaps the next read.
+        """Runs in a worker: sends one part whose ``crc`` was computed as it was read.
 
         The buffer is never resized (views of it may outlive the request);
         only its first ``n`` bytes are the part.
         """
         attempts = 0
         view = memoryview(buffer)[:n]
-        crc = self.algo.compute(view)
         expected = ck.b64(crc)
         param = self.algo.param
 

@@ -56,6 +56,29 @@ def test_short_reads_still_fill_whole_parts(step: int) -> None:
     assert source.largest_request <= MiB
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Trickle(DATA, 65536),
+        lambda: Trickle(DATA, 3 * MiB),
+        lambda: iter([DATA[:10], DATA[10 : 2 * MiB + 7], DATA[2 * MiB + 7 :]]),
+        lambda: io.BytesIO(DATA),
+    ],
+    ids=["pipe", "large-reads", "iterator", "file"],
+)
+def test_fill_checked_crc_is_the_crc_of_each_part(make: Any) -> None:
+    reader = PartReader(make())
+    buffer = memoryview(bytearray(2 * MiB + 5))
+    seen = []
+    while True:
+        n, crc = reader.fill_checked(buffer, ck.CRC32.compute)
+        if not n:
+            break
+        assert crc == zlib.crc32(buffer[:n])
+        seen.append(bytes(buffer[:n]))
+    assert b"".join(seen) == DATA
+
+
 def test_read_only_streams_are_read_in_small_chunks() -> None:
     source = Trickle(DATA, 10 * MiB)
     parts_of(PartReader(source), 2 * MiB)
