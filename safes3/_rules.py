@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,6 +310,19 @@ def _rewindable(body: object) -> bool:
     return hasattr(body, "seek") and hasattr(body, "tell")
 
 
+def _body_chunks(body: Any) -> Iterator[Any]:
+    """The body's bytes in pieces; a stream is rewound to where it was."""
+    if isinstance(body, str):
+        yield body.encode()
+    elif isinstance(body, bytes | bytearray | memoryview):
+        yield body
+    else:
+        start = body.tell()
+        while chunk := body.read(_CHUNK):
+            yield chunk
+        body.seek(start)
+
+
 def _add_body_checksum(
     request: Mapping[str, Any],
     *,
@@ -332,19 +345,11 @@ def _add_body_checksum(
     if body is None or not (want_crc or want_md5):
         return
     crc, digest = 0, hashlib.md5() if want_md5 else None  # noqa: S324
-    if isinstance(body, str):
-        body = body.encode()
-    if isinstance(body, bytes | bytearray | memoryview):
-        crc = zlib.crc32(body)
-        if digest is not None:
-            digest.update(body)
-    else:
-        start = body.tell()
-        while chunk := body.read(_CHUNK):
+    for chunk in _body_chunks(body):
+        if want_crc:
             crc = zlib.crc32(chunk, crc)
-            if digest is not None:
-                digest.update(chunk)
-        body.seek(start)
+        if digest is not None:
+            digest.update(chunk)
     if want_crc:
         headers["x-amz-checksum-crc32"] = base64.b64encode(crc.to_bytes(4, "big")).decode()
     if digest is not None:
