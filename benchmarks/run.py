@@ -2,9 +2,13 @@
 
 Each (workload, variant, repeat) runs in its own child process; variants are
 interleaved within each repeat, their order rotated between repeats.  The
-table gives medians of MB/s, client CPU-seconds per GiB and peak RSS, and
-the ratios safes3/raw-tls and safes3/boto3-default computed per repeat (so
-both sides of a ratio share the machine's state), as median [min-max].
+table gives medians of MB/s, client CPU-seconds per GiB, the server's
+CPU-seconds per GiB (the sink's processes, or the store's daemons from its
+store.json) and peak RSS, and the ratios safes3/raw-tls and
+safes3/boto3-default computed per repeat (so both sides of a ratio share the
+machine's state), as median [min-max].  Client and server share the
+machine's cores, so when both are busy the throughput ratio cannot exceed
+the inverse of the client+server CPU ratio.
 
     python -m benchmarks.run                     # sink, 1 GiB, 3 repeats
     python -m benchmarks.run --size 256 --repeats 3 --json out.json
@@ -178,6 +182,7 @@ def _run_child_process(spec: Spec, server_cpu: Callable[[], float]) -> dict[str,
         return {"variant": spec.variant, "workload": spec.workload, "error": " | ".join(tail)}
     result: dict[str, Any] = json.loads(lines[-1])
     result["server_cpu_s_per_gib"] = (server_cpu() - server0) / (spec.size / (1 << 30))
+    result["total_cpu_s_per_gib"] = result["cpu_s_per_gib"] + result["server_cpu_s_per_gib"]
     return result
 
 
@@ -242,9 +247,11 @@ def summarise(
                 continue
             thr = _ratio(runs, subject, den, "mb_per_s")
             cpu = _ratio(runs, subject, den, "cpu_s_per_gib")
-            data["ratios"][f"{subject}/{den}"] = {"throughput": thr, "cpu": cpu}
+            both = _ratio(runs, subject, den, "total_cpu_s_per_gib")
+            data["ratios"][f"{subject}/{den}"] = {"throughput": thr, "cpu": cpu, "total_cpu": both}
             lines.append(
-                f"- {subject}/{den}: throughput {_fmt_ratio(thr)}, CPU/GiB {_fmt_ratio(cpu)}"
+                f"- {subject}/{den}: throughput {_fmt_ratio(thr)}, CPU/GiB {_fmt_ratio(cpu)}, "
+                f"client+server CPU/GiB {_fmt_ratio(both)}"
             )
     if workload == "pipe" and "safes3" in runs:
         growth = data["variants"]["safes3"]["median"].get("rss_growth_mib")
