@@ -49,6 +49,8 @@ class Spec:
     source: str
     workdir: str
     store_json: str | None = None
+    part_mib: int | None = None
+    concurrency: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -199,17 +201,30 @@ def _transfer(spec: Spec) -> Callable[[], None]:
 
             return client_pipe
         return lambda: s3.upload_file(spec.source, spec.bucket, spec.key)
+    settings = _settings(spec)
     if w == "download":
-        return lambda: _discard(safes3.download(s3, spec.bucket, spec.key, dest))
+        return lambda: _discard(safes3.download(s3, spec.bucket, spec.key, dest, settings=settings))
     if w == "pipe":
         proc, reader = _pipe(spec.source)
 
         def engine_pipe() -> None:
-            safes3.upload(s3, reader, spec.bucket, spec.key)
+            safes3.upload(s3, reader, spec.bucket, spec.key, settings=settings)
             proc.wait()
 
         return engine_pipe
-    return lambda: _discard(safes3.upload(s3, spec.source, spec.bucket, spec.key))
+    return lambda: _discard(
+        safes3.upload(s3, spec.source, spec.bucket, spec.key, settings=settings)
+    )
+
+
+def _settings(spec: Spec) -> safes3.TransferSettings:
+    """safes3's defaults, or the part size / concurrency the command line asked for."""
+    given: dict[str, int] = {}
+    if spec.part_mib is not None:
+        given["part_size"] = spec.part_mib * MiB
+    if spec.concurrency is not None:
+        given["max_concurrency"] = spec.concurrency
+    return safes3.TransferSettings(**given)  # type: ignore[arg-type]
 
 
 def _discard(_: object) -> None:

@@ -96,6 +96,8 @@ def _target(
         size=args.size * MiB,
         source=source,
         workdir=str(workdir),
+        part_mib=args.part_mib,
+        concurrency=args.concurrency,
     )
     if args.target == "sink":
         with running_sink() as sink:
@@ -276,6 +278,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--json", help="also write every run and summary here")
+    parser.add_argument("--part-mib", type=int, help="safes3 part size (default: its default)")
+    parser.add_argument(
+        "--concurrency", type=int, help="safes3 parts in flight (default: its default)"
+    )
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(run_child(Spec.from_json(args.child))))
@@ -287,7 +293,11 @@ def main(argv: list[str] | None = None) -> None:
         wanted.remove("safes3")
     workloads = [w for w in args.workloads.split(",") if w]
     env = _environment()
-    settings = safes3.TransferSettings()
+    given = {
+        "part_size": args.part_mib and args.part_mib * MiB,
+        "max_concurrency": args.concurrency,
+    }
+    settings = safes3.TransferSettings(**{k: v for k, v in given.items() if v})
     bound_mib = settings.part_size * (settings.max_concurrency + 1) / MiB
     results: dict[str, dict[str, list[dict[str, Any]]]] = {w: {} for w in workloads}
     with tempfile.TemporaryDirectory(prefix="safes3-bench-") as tmp:
@@ -319,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"target: {args.target}, {args.size} MiB per transfer, {args.repeats} repeats")
     print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(
-        f"safes3 defaults: part_size {settings.part_size // MiB} MiB x "
+        f"safes3 settings: part_size {settings.part_size // MiB} MiB x "
         f"{settings.max_concurrency} in flight\n"
     )
     summary: dict[str, Any] = {"environment": env, "args": vars(args), "workloads": {}}
