@@ -245,7 +245,7 @@ def run_child(spec: Spec) -> dict[str, Any]:
     try:
         action()
     except Exception as exc:  # noqa: BLE001 - a failed variant is reported, not fatal
-        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        error = f"{type(exc).__name__}: {str(exc)[:600]}"
     seconds = time.perf_counter() - t0
     cpu = _cpu() - cpu0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

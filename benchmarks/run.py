@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,14 @@ def _ratio(
     return statistics.median(pairs), min(pairs), max(pairs)
 
 
+def _cause(error: str) -> str:
+    """The part of a child's error that says why (botocore puts the S3 error code last)."""
+    code = re.search(r"An error occurred \((\w+)\) when calling the (\w+) operation", error)
+    if code:
+        return f"{code.group(2)}: {code.group(1)}"
+    return error[:120]
+
+
 def _fmt_ratio(r: tuple[float, float, float] | None) -> str:
     return "n/a" if r is None else f"{r[0]:.2f} [{r[1]:.2f}-{r[2]:.2f}]"
 
@@ -220,7 +229,7 @@ def summarise(
     data: dict[str, Any] = {"variants": {}, "ratios": {}}
     for variant, results in runs.items():
         good = [r for r in results if not r.get("error")]
-        errors = sorted({r["error"] for r in results if r.get("error")})
+        errors = sorted({_cause(r["error"]) for r in results if r.get("error")})
         if good:
             med = {
                 f: statistics.median(r[f] for r in good)
@@ -237,7 +246,7 @@ def summarise(
         else:
             med = {}
             cells = "- | - | - | - | -"
-        err = "; ".join(e[:120] for e in errors) if errors else ""
+        err = "; ".join(errors)
         lines.append(f"| {variant} | {cells} | {len(good)}/{len(results)} ok {err} |")
         data["variants"][variant] = {"median": med, "runs": results}
     lines.append("")
