@@ -202,6 +202,9 @@ class _Upload:
 
         try:
             reply = run(self.settings, put, self._count_retry(len(body)))
+            inside = _resent_inside(reply)
+            self.retries += inside
+            self.bytes_resent += inside * len(body)
         except SafeS3Error:
             raise
         except (BotoCoreError, ClientError) as exc:
@@ -396,7 +399,7 @@ class _Upload:
                 return
             reply = run(self.settings, send, lambda *_: None)
             part = DonePart(number=number, size=n, etag=reply["ETag"], crc=crc)
-            returns.put(_Outcome(buffer, part, None, attempts - 1))
+            returns.put(_Outcome(buffer, part, None, attempts - 1 + _resent_inside(reply)))
         except Exception as exc:  # noqa: BLE001 - every failure goes to the caller's thread
             failure: Exception = exc
             if not isinstance(exc, SafeS3Error):
@@ -534,6 +537,16 @@ class _Upload:
         self.done_bytes += nbytes
         if self.progress is not None:
             self.progress(self.done_bytes, total)
+
+
+def _resent_inside(reply: Mapping[str, Any]) -> int:
+    """Sends botocore itself repeated for one engine call.
+
+    The engine turns botocore's retries off for its calls; the one exception
+    is the single resend after an expired-credentials refusal
+    (:mod:`safes3._expiry`), which botocore counts in ``RetryAttempts``.
+    """
+    return int(reply.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
 
 
 def _wrap(where: str, exc: BaseException) -> TransferError:

@@ -278,7 +278,7 @@ def test_an_expired_token_mid_upload_is_renewed_and_the_part_resent_once(
     one-shot expiry retry still runs first for them.  The ExpiredToken answer
     is injected at ``before-send`` (faithful to the status and code a store
     sends; real expiry would take 15 minutes).  That resend happens inside
-    botocore, so the engine's ``retries``/``bytes_resent`` do not count it.
+    botocore, which reports it in ``RetryAttempts``; the result counts it.
     """
     s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
     refused: list[int] = []
@@ -286,11 +286,31 @@ def test_an_expired_token_mid_upload_is_renewed_and_the_part_resent_once(
     result = safes3.upload(s3, DATA, bucket, "obj", settings=FAST)
     assert refused == [2]
     assert sorted(part_puts(wire)) == [1, 2, 2, 3, 4]
-    assert (result.retries, result.bytes_resent) == (0, 0)
+    assert (result.retries, result.bytes_resent) == (1, PART)
     assert uploads_left(admin_s3, bucket) == []
     out = io.BytesIO()
     safes3.download(s3, bucket, "obj", out, checksum=result.checksum)
     assert out.getvalue() == DATA
+
+
+def test_an_expired_token_on_a_single_put_is_counted_as_a_resend(
+    store: StoreInfo, bucket: str
+) -> None:
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    refused: list[str] = []
+
+    def decide(sent: Sent) -> AWSResponse | None:
+        if sent.method == "PUT" and not refused:
+            refused.append(sent.url)
+            return answer(400, "ExpiredToken")
+        return None
+
+    wire = inject(s3, decide)
+    result = safes3.upload(s3, DATA[:1000], bucket, "small", settings=FAST)
+    assert len(refused) == 1
+    assert len(wire.where("PUT", "/small")) == 2
+    assert (result.parts, result.retries, result.bytes_resent) == (1, 1, 1000)
+    assert s3.get_object(Bucket=bucket, Key="small")["Body"].read() == DATA[:1000]
 
 
 def test_a_part_that_keeps_failing_aborts_the_upload(
