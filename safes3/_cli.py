@@ -186,6 +186,8 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     from safes3 import _policygen as pg
     from safes3._profiles import get_profile
 
+    if args.replace and not args.apply:
+        raise SafeS3Error("--replace only changes what --apply does; add --apply")
     session = session_for(args, encryption_setting(args, required=False)) if args.apply else None
     profile = (
         session.config.store_profile
@@ -205,17 +207,30 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     if args.require_encryption:
         groups.append(pg.require_encryption(b, profile, args.require_encryption))
     policy = pg.bucket_policy(*groups)
-    text = pg.dumps(policy)
-    print(text)
     if session is None:
+        print(pg.dumps(policy))
         return EXIT_OK
     s3 = session.client()
+    kept = 0
+    if not args.replace:
+        policy, kept = pg.merged(_current_policy(s3, b), policy)
+    print(pg.dumps(policy))
     s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
     stored = s3.get_bucket_policy(Bucket=b)["Policy"]
     if not pg.same_policy(stored, policy):
         raise SafeS3Error(f"the policy read back from {b} differs from the one put: {stored}")
-    print(f"applied to {b} and verified by reading it back", file=sys.stderr)
+    how = "replaced its policy" if args.replace else f"kept {kept} existing statement(s)"
+    print(f"applied to {b} ({how}) and verified by reading it back", file=sys.stderr)
     return EXIT_OK
+
+
+def _current_policy(s3: Any, bucket: str) -> str | None:
+    try:
+        return str(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return None
+        raise
 
 
 def _env_store() -> str | None:
@@ -348,7 +363,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apply",
         action="store_true",
-        help="replace the bucket's policy with this one and verify it was stored",
+        help="add these statements to the bucket's policy and verify it was stored",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --apply: replace the bucket's whole policy instead of adding to it",
     )
     p.set_defaults(func=_cmd_policy)
 

@@ -204,6 +204,37 @@ def bucket_policy(*statement_groups: list[Statement]) -> dict[str, Any]:
     return {"Version": _VERSION, "Statement": statements}
 
 
+def merged(existing: str | None, ours: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``ours`` added to the bucket's ``existing`` policy text; and how many statements were kept.
+
+    A bucket policy is one document: putting ours alone would silently drop
+    whatever else the bucket's owner granted or denied.  Existing statements
+    keep their place; one with the Sid of one of ours (an earlier run) is
+    replaced by ours.  ``existing`` None means the bucket has no policy.
+    """
+    if existing is None:
+        return ours, 0
+    try:
+        document = json.loads(existing)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the bucket's current policy is not valid JSON ({exc}); fix it or pass --replace"
+        ) from exc
+    found = document.get("Statement", []) if isinstance(document, dict) else None
+    if isinstance(found, dict):
+        found = [found]
+    if not isinstance(found, list) or not all(isinstance(s, dict) for s in found):
+        raise ConfigurationError(
+            "the bucket's current policy has no list of statements; fix it or pass --replace"
+        )
+    new_sids = {stmt["Sid"] for stmt in ours["Statement"]}
+    kept = [stmt for stmt in found if stmt.get("Sid") not in new_sids]
+    result = dict(document)
+    result["Version"] = document.get("Version", _VERSION)
+    result["Statement"] = kept + list(ours["Statement"])
+    return result, len(kept)
+
+
 def dumps(policy: dict[str, Any]) -> str:
     """The policy as indented JSON text (stable key order, for review and diff)."""
     return json.dumps(policy, indent=2)

@@ -296,6 +296,54 @@ def test_generated_policy_is_applied_and_enforced(
         admin_s3.delete_bucket_policy(Bucket=bucket)
 
 
+def test_apply_adds_to_the_existing_policy_and_replace_replaces_it(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    """The bucket owner's own statement survives --apply and is still enforced."""
+    admin_s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    keep = {
+        "Sid": "OwnersKeepObjects",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    admin_s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [keep]})
+    )
+    try:
+        proc = _run(store, "policy", bucket, "--deny-acl-changes", "--apply")
+        assert proc.returncode == 0, proc.stderr
+        assert b"kept 1 existing statement" in proc.stderr
+        stored = json.loads(admin_s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        sids = [stmt["Sid"] for stmt in stored["Statement"]]
+        assert sids == ["OwnersKeepObjects", "DenyACLChanges"]
+        with pytest.raises(ClientError, match="AccessDenied"):
+            admin_s3.delete_object(Bucket=bucket, Key="k")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            admin_s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+
+        again = _run(store, "policy", bucket, "--deny-acl-changes", "--apply")
+        assert again.returncode == 0, again.stderr
+        stored = json.loads(admin_s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert [stmt["Sid"] for stmt in stored["Statement"]] == sids
+
+        replaced = _run(store, "policy", bucket, "--deny-acl-changes", "--apply", "--replace")
+        assert replaced.returncode == 0, replaced.stderr
+        stored = json.loads(admin_s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert [stmt["Sid"] for stmt in stored["Statement"]] == ["DenyACLChanges"]
+        admin_s3.delete_object(Bucket=bucket, Key="k")
+    finally:
+        admin_s3.delete_bucket_policy(Bucket=bucket)
+
+
+def test_replace_without_apply_is_refused(store: StoreInfo, bucket: str) -> None:
+    proc = _run(store, "policy", bucket, "--deny-acl-changes", "--replace")
+    assert proc.returncode != 0
+    assert b"add --apply" in proc.stderr
+    assert proc.stdout == b""
+
+
 def test_rekey_rotates_a_prefix_and_resumes_after_a_kill(
     store: StoreInfo, bucket: str, tmp_path: Path
 ) -> None:
