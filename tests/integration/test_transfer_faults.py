@@ -3,7 +3,9 @@
 Real network faults (tests/faultproxy.py, a TCP proxy in front of the store):
 a connection reset in the middle of a part, and a stalled connection that
 the client abandons at its read timeout.  Injected (botocore ``before-send``
-answering instead of the network): one 503 SlowDown.  The object is
+answering instead of the network, faithful to the status and S3 error body a
+store sends, not to its timing): one 503 SlowDown and one 500 InternalError.
+The object is
 generated on the fly and compared by CRC32C (the default part checksum with
 awscrt installed) after a download, so the test holds neither copy in
 memory; the pipe test uploads with CRC32 (zlib) to cover the other algorithm.
@@ -69,7 +71,7 @@ class CrcSink:
 def test_a_large_upload_survives_resets_stalls_and_slowdowns(
     store: StoreInfo, admin_s3: S3Client, bucket: str
 ) -> None:
-    total_mib = 160
+    total_mib = 320
     parsed = urlsplit(store.endpoint_url)
     assert parsed.hostname is not None
     assert parsed.port is not None
@@ -82,24 +84,27 @@ def test_a_large_upload_survives_resets_stalls_and_slowdowns(
             endpoint_url=f"https://{parsed.hostname}:{proxy.port}",
             botocore_config=BotocoreConfig(connect_timeout=2, read_timeout=2),
         )
-        slowed: list[int] = []
+        refused: list[int] = []
+        answers = {5: (503, "SlowDown"), 9: (500, "InternalError")}
 
-        def slow_down_part_5(sent: Sent) -> Any:
-            if part_number(sent) == 5 and not slowed:
-                slowed.append(5)
-                return answer(503, "SlowDown")
+        def refuse_parts_once(sent: Sent) -> Any:
+            number = part_number(sent)
+            if number in answers and number not in refused:
+                refused.append(number)
+                return answer(*answers[number])
             return None
 
-        wire = inject(s3, slow_down_part_5)
+        wire = inject(s3, refuse_parts_once)
         sleeps: list[float] = []
         settings = safes3.TransferSettings(part_size=PART, max_concurrency=4, sleep=sleeps.append)
         result = safes3.upload(
             s3, generated(total_mib), bucket, "big", settings=settings, size=total_mib * MiB
         )
         assert proxy.fired == ["reset", "stall"]
+        assert sorted(refused) == [5, 9]
         assert result.size == total_mib * MiB
         assert result.parts == total_mib * MiB // PART
-        assert result.retries >= 3
+        assert result.retries >= 4
         assert len(sleeps) == result.retries
         assert result.bytes_resent == result.retries * PART
         sent_parts = part_puts(wire)
