@@ -28,6 +28,7 @@ from botocore.config import Config as BotocoreConfig
 import safes3
 from tests.clients import client_for
 from tests.faultproxy import FaultProxy
+from tests.httpproxy import HttpFaultProxy, Request
 from tests.integration.test_transfers import answer, inject, part_number, part_puts, uploads_left
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent
@@ -118,6 +119,51 @@ def test_a_large_upload_survives_resets_stalls_and_slowdowns(
     assert (sink.size, sink.crc) == (total_mib * MiB, expected)
     assert result.checksum == got.checksum == safes3_b64(expected)
     assert result.checksum_algorithm == got.checksum_algorithm == "CRC32C"
+
+
+def test_error_answers_on_the_wire_resend_only_their_parts(
+    store: StoreInfo, admin_s3: S3Client, bucket: str
+) -> None:
+    """503 SlowDown and 500 InternalError sent as real HTTP responses on the socket.
+
+    tests/httpproxy.py ends TLS, answers those two part requests itself (the
+    store never sees them) and relays everything else to the store.
+    """
+    parsed = urlsplit(store.endpoint_url)
+    assert parsed.hostname is not None
+    assert parsed.port is not None
+    total_mib = 48
+
+    def part(number: int) -> Any:
+        return lambda r: r.method == "PUT" and f"partNumber={number}&" in f"{r.target}&"
+
+    with HttpFaultProxy(parsed.hostname, parsed.port, store.ca_bundle) as proxy:
+        proxy.answer_once(part(2), 503, "SlowDown")
+        proxy.answer_once(part(5), 500, "InternalError")
+        s3 = client_for(
+            store,
+            safes3.SSEC.generate(),
+            endpoint_url=proxy.endpoint_url,
+            ca_bundle=proxy.ca_bundle_for_clients,
+        )
+        sleeps: list[float] = []
+        settings = safes3.TransferSettings(part_size=PART, max_concurrency=2, sleep=sleeps.append)
+        result = safes3.upload(
+            s3, generated(total_mib), bucket, "wire", settings=settings, size=total_mib * MiB
+        )
+        assert [(parts_of(r), status) for r, status in proxy.answered] == [(2, 503), (5, 500)]
+        relayed = sorted(parts_of(r) for r in proxy.relayed if r.method == "PUT")
+        assert relayed == list(range(1, total_mib * MiB // PART + 1))
+        assert (result.retries, result.bytes_resent, len(sleeps)) == (2, 2 * PART, 2)
+        assert uploads_left(admin_s3, bucket) == []
+        sink = CrcSink()
+        safes3.download(s3, bucket, "wire", sink, settings=settings)  # type: ignore[arg-type]
+    assert (sink.size, sink.crc) == (total_mib * MiB, crc_of(total_mib))
+
+
+def parts_of(request: Request) -> int:
+    query = dict(p.split("=", 1) for p in urlsplit(request.target).query.split("&") if "=" in p)
+    return int(query.get("partNumber", "0"))
 
 
 def test_peak_memory_of_a_short_reading_pipe_stays_within_the_bound(

@@ -1,0 +1,229 @@
+"""A TLS-terminating HTTP proxy for the transfer tests that answers chosen requests itself.
+
+:mod:`tests.faultproxy` passes TLS through and can only cut or stall bytes.
+This proxy ends the client's TLS with its own certificate (the test gives
+the client that certificate as its CA bundle), opens its own verified TLS
+connection to the store, and relays HTTP/1.1 requests and responses one at a
+time per connection.  A request matching an armed rule is not relayed: its
+body is read and dropped and the proxy sends the rule's status with an S3
+error document, as a store would, on the same keep-alive connection.  So the
+client parses a real error response off its socket; the store never sees
+that request.
+
+An ``Expect: 100-continue`` is answered by the proxy itself (the request goes
+on without it).  Only what the tests send is handled: requests framed by
+Content-Length,
+responses framed by Content-Length or chunked encoding (or none for HEAD,
+204 and 304).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import BufferedIOBase
+from pathlib import Path
+
+from tests.certs import make_key_pair
+
+__all__ = ["HttpFaultProxy", "Request"]
+
+_BLOCK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
+@dataclass
+class _Rule:
+    matches: Callable[[Request], bool]
+    status: int
+    code: str
+    fired: bool = False
+
+
+@dataclass
+class HttpFaultProxy:
+    """Relays to ``target_host:target_port`` over TLS verified with ``ca_bundle``."""
+
+    target_host: str
+    target_port: int
+    ca_bundle: str
+    answered: list[tuple[Request, int]] = field(default_factory=list)
+    relayed: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="safes3-httpproxy-")
+        cert, key = make_key_pair(Path(self._dir.name), "127.0.0.1")
+        self.ca_bundle_for_clients = str(cert)
+        self._server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._server_ctx.load_cert_chain(cert, key)
+        self._upstream_ctx = ssl.create_default_context(cafile=self.ca_bundle)
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._server.getsockname()[1]
+        self.endpoint_url = f"https://127.0.0.1:{self.port}"
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="httpproxy", daemon=True).start()
+
+    def answer_once(self, matches: Callable[[Request], bool], status: int, code: str) -> None:
+        """Answer the first request ``matches`` picks with ``status`` and S3 error ``code``."""
+        with self._lock:
+            self._rules.append(_Rule(matches, status, code))
+
+    def close(self) -> None:
+        self._server.close()
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> HttpFaultProxy:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                raw, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        upstream: ssl.SSLSocket | None = None
+        try:
+            client = self._server_ctx.wrap_socket(raw, server_side=True)
+            upstream = self._upstream_ctx.wrap_socket(
+                socket.create_connection((self.target_host, self.target_port)),
+                server_hostname=self.target_host,
+            )
+            with self._lock:
+                self._open += [client, upstream]
+            down, up = client.makefile("rwb"), upstream.makefile("rwb")
+            while self._one_exchange(down, up):
+                pass
+        except (OSError, ValueError):
+            pass
+        finally:
+            for sock in (raw, upstream):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.close()
+
+    def _one_exchange(self, down: BufferedIOBase, up: BufferedIOBase) -> bool:
+        head = _read_head(down)
+        if head is None:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers = _headers(lines[1:])
+        request = Request(method, target, headers)
+        length = int(headers.get("content-length", "0"))
+        if headers.get("expect", "").lower() == "100-continue":
+            down.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            down.flush()
+            head = "\r\n".join(
+                line for line in lines if not line.lower().startswith("expect:")
+            ).encode("latin-1")
+        rule = self._due(request)
+        if rule is not None:
+            _copy(down, None, length)
+            body = (
+                f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{rule.code}</Code>"
+                f"<Message>answered by the test proxy</Message></Error>"
+            ).encode()
+            down.write(
+                f"HTTP/1.1 {rule.status} {rule.code}\r\nContent-Type: application/xml\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            down.flush()
+            with self._lock:
+                self.answered.append((request, rule.status))
+            return True
+        with self._lock:
+            self.relayed.append(request)
+        up.write(head)
+        _copy(down, up, length)
+        up.flush()
+        reply = _read_head(up)
+        if reply is None:
+            return False
+        down.write(reply)
+        reply_lines = reply.decode("latin-1").split("\r\n")
+        status = int(reply_lines[0].split(" ", 2)[1])
+        reply_headers = _headers(reply_lines[1:])
+        if method == "HEAD" or status in (204, 304):
+            pass
+        elif reply_headers.get("transfer-encoding", "").lower() == "chunked":
+            _copy_chunked(up, down)
+        else:
+            _copy(up, down, int(reply_headers.get("content-length", "0")))
+        down.flush()
+        return True
+
+    def _due(self, request: Request) -> _Rule | None:
+        with self._lock:
+            for rule in self._rules:
+                if not rule.fired and rule.matches(request):
+                    rule.fired = True
+                    return rule
+        return None
+
+
+def _read_head(stream: BufferedIOBase) -> bytes | None:
+    lines = []
+    while True:
+        line = stream.readline(65537)
+        if not line:
+            return None
+        lines.append(line)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(lines)
+
+
+def _headers(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            found[name.strip().lower()] = value.strip()
+    return found
+
+
+def _copy(src: BufferedIOBase, dst: BufferedIOBase | None, length: int) -> None:
+    while length:
+        data = src.read(min(length, _BLOCK))
+        if not data:
+            raise ConnectionError("the peer closed the connection mid-body")
+        if dst is not None:
+            dst.write(data)
+        length -= len(data)
+
+
+def _copy_chunked(src: BufferedIOBase, dst: BufferedIOBase) -> None:
+    while True:
+        line = src.readline(1024)
+        dst.write(line)
+        size = int(line.split(b";", 1)[0], 16)
+        if size == 0:
+            while True:
+                trailer = src.readline(8192)
+                dst.write(trailer)
+                if trailer in (b"\r\n", b"\n", b""):
+                    return
+        _copy(src, dst, size + 2)
