@@ -411,6 +411,7 @@ class Sink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.sink", "--host", host, "--port", str(port)],
+            cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.PIPE,
             text=True,
         )
