@@ -12,6 +12,8 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   └── EncryptionConfigError   e.g. an SSE-C key that is not 32 bytes
     ├── InsecureTransportError      http:// endpoint, verify=False, non-HTTPS request
     ├── ACLRefusedError             any ACL-changing call or ACL/Grant* parameter
+    ├── OperationRefusedError       an unknown operation, or one that loosens access or
+    │                               encryption and was not allowed in the settings
     ├── EncryptionPolicyError
     │   ├── EncryptionConflictError    caller's explicit SSE contradicts the policy
     │   └── EncryptionNotAppliedError  the server's answer does not prove encryption
@@ -38,6 +40,7 @@ __all__ = [
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "OperationRefusedError",
     "RoleAssumptionError",
     "SafeS3Error",
     "StaticCredentialsRefusedError",
@@ -67,6 +70,18 @@ class InsecureTransportError(SafeS3Error):
 
 class ACLRefusedError(SafeS3Error):
     """An ACL-changing operation or an ACL/Grant* parameter was refused."""
+
+
+class OperationRefusedError(SafeS3Error):
+    """An operation was refused before sending: unknown to safes3, or loosening access.
+
+    ``operation`` names it (None when the request matched no S3 operation);
+    the message names the setting that would allow it, where one does.
+    """
+
+    def __init__(self, message: str, *, operation: str | None) -> None:
+        super().__init__(message)
+        self.operation = operation
 
 
 class EncryptionPolicyError(SafeS3Error):

@@ -21,6 +21,7 @@ EXPECTED = {
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "OperationRefusedError",
     "RoleAssumptionError",
     "SafeS3Error",
     "Session",
