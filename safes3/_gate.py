@@ -176,6 +176,8 @@ class S3Gate(Gate):
                 "sent. Upgrade safes3, which classifies every operation it lets through",
                 operation=name,
             )
+        if name in NEVER:
+            refuse_loosening(name, "it changes an ACL", known.kind, ())
         if known.inspector is not None:
             problem = loosening(name, wire, _body_bytes(body))
             if problem is not None:
@@ -196,9 +198,10 @@ def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[st
         )
     if name in allowed:
         return
+    what = "encryption" if kind is Kind.ENCRYPTION else "access"
     raise OperationRefusedError(
-        f"{name} {kind.value} and is refused: {problem}. If that is really meant, build the "
-        f"client with safes3.Config(..., allow_operations={{'{name}'}})",
+        f"{name} is refused because it would loosen {what}: {problem}. If that is really "
+        f"meant, build the client with safes3.Config(..., allow_operations={{'{name}'}})",
         operation=name,
     )
 
@@ -222,6 +225,13 @@ def _body_bytes(body: Any) -> bytes:
         return bytes(body)
     if isinstance(body, str):
         return body.encode()
+    if hasattr(body, "seekable") and body.seekable():
+        start = body.tell()
+        try:
+            data = body.read()
+        finally:
+            body.seek(start)
+        return data if isinstance(data, bytes) else str(data).encode()
     raise OperationRefusedError(
         "a request that can change access or encryption has a streamed body that safes3 "
         "cannot inspect; it was not sent",

@@ -168,6 +168,13 @@ def install(
             method = class_attributes.get(name)
             if method is not None and not getattr(method, "_safes3_pinned", False):
                 class_attributes[name] = _pin_classic(method)
+
+    def on_any_client_class(
+        class_attributes: dict[str, Any], base_classes: list[type], **_: Any
+    ) -> None:
+        """botocore adds generate_presigned_url at the generic event, after ``.s3`` ones."""
+        if base not in base_classes:
+            return
         cap = settings.presign_max_expires
         url = class_attributes.get("generate_presigned_url")
         if url is not None:
@@ -187,6 +194,9 @@ def install(
     for event, handler, name in table:
         events.register(event, handler, unique_id=f"{_PREFIX}-{name}")
     events.register_last("creating-client-class.s3", on_client_class, unique_id=f"{_PREFIX}-class")
+    events.register_last(
+        "creating-client-class", on_any_client_class, unique_id=f"{_PREFIX}-presign"
+    )
     guards.append(Guards(policy, tuple((event, handler) for event, handler, _ in table)))
     return guards[0]
 
