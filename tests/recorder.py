@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import safes3
 from tests.certs import make_key_pair
 
-__all__ = ["Recorded", "Recorder", "recording_server"]
+__all__ = ["Recorded", "Recorder", "client_on", "recording_server"]
 
 _ECHO = (
     "x-amz-server-side-encryption",
@@ -161,3 +162,19 @@ def recording_server() -> Iterator[Recorder]:
             for server in servers:
                 server.shutdown()
                 server.server_close()
+
+
+def client_on(rec: Recorder, encryption: safes3.Encryption, **extra: Any) -> Any:
+    """A safes3 client whose endpoint is the recorder's trusted HTTPS port."""
+    return safes3.client(
+        encryption=encryption,
+        endpoint_url=rec.https_url,
+        ca_bundle=rec.ca_bundle,
+        store="generic",
+        region="us-east-1",
+        credentials=safes3.StaticCredentials(
+            access_key_id="AKIDRECORDER", secret_access_key="recorder-secret-key-0123456789"
+        ),
+        allow_static_credentials=True,
+        **extra,
+    )

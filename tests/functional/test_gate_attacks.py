@@ -18,7 +18,9 @@ import pytest
 from botocore.config import Config as BotocoreConfig
 
 import safes3
-from tests.recorder import Recorder, recording_server
+from safes3._gate import gate_of
+from safes3._sts import sts_client
+from tests.recorder import Recorder, client_on, recording_server
 
 KMS = safes3.SSEKMS("key-1")
 
@@ -35,18 +37,7 @@ def _clean(rec: Recorder) -> None:
 
 
 def make(rec: Recorder, encryption: safes3.Encryption = KMS, **extra: Any) -> Any:
-    return safes3.client(
-        encryption=encryption,
-        endpoint_url=rec.https_url,
-        ca_bundle=rec.ca_bundle,
-        store="generic",
-        region="us-east-1",
-        credentials=safes3.StaticCredentials(
-            access_key_id="AKIDRECORDER", secret_access_key="recorder-secret-key-0123456789"
-        ),
-        allow_static_credentials=True,
-        **extra,
-    )
+    return client_on(rec, encryption, **extra)
 
 
 def test_the_recorder_sees_an_honest_put(rec: Recorder) -> None:
@@ -266,3 +257,23 @@ def test_is_guarded_notices_a_removed_handler(rec: Recorder) -> None:
     s3.meta.events.unregister("after-call.s3", unique_id="safes3-proof")
     assert not safes3.is_guarded(s3)
     assert not hasattr(safes3.Session, "boto3_session")
+
+
+def test_sts_clients_are_gated_too(rec: Recorder) -> None:
+    role = safes3.AssumeRole(
+        role_arn="arn:aws:iam::000000000000:role/r",
+        sts_endpoint_url=rec.https_url,
+        source=safes3.StaticCredentials(
+            access_key_id="AKIDSTS", secret_access_key="sts-source-secret-0123456789"
+        ),
+    )
+    sts = sts_client(role, ca_path=rec.ca_bundle, region="us-east-1")
+    assert gate_of(sts) is not None
+
+    def redirect(request: Any, **_: Any) -> None:
+        request.url = request.url.replace(rec.https_url, rec.other_url)
+
+    sts.meta.events.register_last("before-send.sts", redirect)
+    with pytest.raises(safes3.InsecureTransportError, match="not the configured endpoint"):
+        sts.assume_role(RoleArn=role.role_arn, RoleSessionName="session-1")
+    assert rec.connections.get("other", 0) == 0
