@@ -17,9 +17,11 @@ This reaches into two private botocore attributes (``_endpoint`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from botocore.awsrequest import HeadersDict
 
 from safes3._encryption import SSEC
 from safes3._exceptions import ACLRefusedError, InsecureTransportError, OperationRefusedError
@@ -85,8 +87,10 @@ class Gate:
                 f"{where} would not be verified with safes3's CA bundle "
                 f"({self._inner._verify!r} instead); it was not sent"
             )
-        proxy = self._inner._proxy_config.proxy_url_for(request.url)
-        if proxy and self._inner._proxy_config.settings.get("proxy_use_forwarding_for_https"):
+        proxies = self._inner._proxy_config
+        forwarding = proxies.settings.get("proxy_use_forwarding_for_https")
+        proxy = proxies.proxy_url_for(request.url) if forwarding else None
+        if proxy:
             raise InsecureTransportError(
                 f"{where} would be forwarded in the clear to the proxy {urlsplit(proxy).netloc} "
                 "(proxy_use_forwarding_for_https); it was not sent. Drop that setting: a "
@@ -112,8 +116,17 @@ class Gate:
         return True
 
 
-def _headers(request: Any, where: str) -> dict[str, str]:
-    """Lower-cased headers; a repeated ``x-amz-*`` or ``host`` header is refused."""
+def _headers(request: Any, where: str) -> Mapping[str, Any]:
+    """The headers, readable by lower-case name.
+
+    botocore's own ``HeadersDict`` is case-insensitive and cannot hold a name
+    twice, so it is used as it is; anything else a handler put there is copied
+    and a repeated ``x-amz-*`` or ``host`` header (which urllib3 would send
+    twice) is refused.
+    """
+    headers = request.headers
+    if type(headers) is HeadersDict:
+        return _Lowered(headers)
     found: dict[str, str] = {}
     for name, value in request.headers.items():
         low = name.lower()
@@ -122,6 +135,30 @@ def _headers(request: Any, where: str) -> dict[str, str]:
             raise InsecureTransportError(f"{where} carries {low} twice; it was not sent")
         found[low] = text
     return found
+
+
+class _Lowered(Mapping[str, str]):
+    """A ``HeadersDict`` seen through lower-case names, without copying values."""
+
+    def __init__(self, headers: HeadersDict) -> None:
+        self._headers = headers
+        self._names = [name.lower() for name in headers]
+
+    def __getitem__(self, name: str) -> str:
+        value = self._headers[name]
+        return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class S3Gate(Gate):
@@ -149,7 +186,8 @@ class S3Gate(Gate):
     def check_request(self, request: Any, parts: Any, host: str) -> None:
         where = f"{request.method} {parts.path}"
         wire = _headers(request, where)
-        for name in wire:
+        names = frozenset(wire)
+        for name in names:
             if name.startswith(_ACL_PREFIXES):
                 raise ACLRefusedError(
                     f"{where} carries the ACL header {name!r} (added after safes3's checks, "
@@ -159,16 +197,18 @@ class S3Gate(Gate):
         if stated_host is not None and stated_host.split(":")[0].lower() != host:
             raise InsecureTransportError(f"{where} names another Host ({stated_host}); not sent")
         kind = path_kind(parts.path, bucket_in_host=self.bucket_in_host(host))
-        found = self._router.operations(request.method, kind, parts.query, frozenset(wire))
+        found = self._router.operations(request.method, kind, parts.query, names)
         if not found:
             raise OperationRefusedError(
                 f"{where}?{parts.query} is no S3 operation safes3 knows; it was not sent",
                 operation=None,
             )
         for name in found:
-            self._check_operation(name, wire, request.body, where)
+            self._check_operation(name, wire, names, request.body)
 
-    def _check_operation(self, name: str, wire: dict[str, str], body: Any, where: str) -> None:
+    def _check_operation(
+        self, name: str, wire: Mapping[str, Any], names: frozenset[str], body: Any
+    ) -> None:
         known = OPERATIONS.get(name)
         if known is None:
             raise OperationRefusedError(
@@ -186,7 +226,7 @@ class S3Gate(Gate):
         for header, value in self.policy.required_headers(rule):
             if wire.get(header) != value:
                 raise self.policy.missing_header(rule, header)
-        _check_foreign_encryption(rule, self.policy, wire)
+        _check_foreign_encryption(rule, self.policy, names)
 
 
 def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[str]) -> None:
@@ -206,7 +246,7 @@ def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[st
     )
 
 
-def _check_foreign_encryption(rule: OperationRule, policy: Policy, wire: dict[str, str]) -> None:
+def _check_foreign_encryption(rule: OperationRule, policy: Policy, wire: frozenset[str]) -> None:
     if not rule.is_write:
         return
     if isinstance(policy.encryption, SSEC):
@@ -268,11 +308,12 @@ _CRT_REFUSED = (
 )
 
 
-def guarded_base(make: Callable[[Any, Any], Gate]) -> type:
+def guarded_base(make: Callable[[Any, Any], Gate], on_init: Callable[[Any], None]) -> type:
     """A base class that puts the gate on every client built from it.
 
     It is inserted at ``creating-client-class``, so clients made by the
-    resource API or any other path from the same session carry it too.  It
+    resource API or any other path from the same session carry it too;
+    ``on_init`` guards the rest of each new client (its request signer).  It
     also refuses to hand its credentials to boto3's CRT transfer client.
     """
 
@@ -280,6 +321,7 @@ def guarded_base(make: Callable[[Any, Any], Gate]) -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             install_gate(self, lambda inner: make(inner, self))
+            on_init(self)
 
         def _get_credentials(self) -> Any:
             raise InsecureTransportError(_CRT_REFUSED)

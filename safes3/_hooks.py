@@ -27,7 +27,7 @@ from botocore.model import OperationModel
 from safes3._exceptions import ACLRefusedError, EncryptionNotAppliedError, InsecureTransportError
 from safes3._expiry import handlers as expiry_handlers
 from safes3._gate import Gate, S3Gate, gate_of, guarded_base, sts_base
-from safes3._presign import guard_presign_post, guard_presign_url
+from safes3._presign import guard_presign_post, guard_presign_url, guard_signer
 from safes3._retry import FALSE_MEANS_NO_RETRY, no_expect_for_engine, no_retry_for_engine
 from safes3._rules import OperationRule, Policy, rules_for
 
@@ -157,7 +157,10 @@ def install(
             guards=guards[0],
         )
 
-    base = guarded_base(make_gate)
+    def on_client(client: Any) -> None:
+        guard_signer(client, policy, settings.allowed, settings.presign_max_expires)
+
+    base = guarded_base(make_gate, on_client)
 
     def on_client_class(
         class_attributes: dict[str, Any], base_classes: list[type], **_: Any
@@ -175,15 +178,12 @@ def install(
         """botocore adds generate_presigned_url at the generic event, after ``.s3`` ones."""
         if base not in base_classes:
             return
-        cap = settings.presign_max_expires
         url = class_attributes.get("generate_presigned_url")
         if url is not None:
-            class_attributes["generate_presigned_url"] = guard_presign_url(
-                url, policy, settings.allowed, cap
-            )
+            class_attributes["generate_presigned_url"] = guard_presign_url(url)
         post = class_attributes.get("generate_presigned_post")
         if post is not None:
-            class_attributes["generate_presigned_post"] = guard_presign_post(post, policy, cap)
+            class_attributes["generate_presigned_post"] = guard_presign_post(post, policy)
 
     table: tuple[tuple[str, Callable[..., Any], str], ...] = (
         ("provide-client-params.s3", on_params, "params"),

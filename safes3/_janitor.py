@@ -5,7 +5,8 @@ HeadObject; when the proof fails, what the write left is removed.  Both use
 the VersionId the write returned, so that on a versioned bucket the
 read-back looks at this write's version and the cleanup removes that version
 (not just the key, which would leave the bad version behind a delete
-marker).  The janitor owns its own guarded client, made on first use.
+marker; a delete that only added a marker is reported as not cleaned up).
+The janitor owns its own guarded client, made on first use.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ class Janitor:
                 self._s3().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             else:
                 extra = {"VersionId": parsed["VersionId"]} if parsed.get("VersionId") else {}
-                self._s3().delete_object(Bucket=bucket, Key=key, **extra)
+                answer = self._s3().delete_object(Bucket=bucket, Key=key, **extra)
+                if answer.get("DeleteMarker") and not extra:
+                    return False
         except (BotoCoreError, ClientError):
             return False
         return True

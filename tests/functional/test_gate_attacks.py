@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3.s3.transfer
+import botocore.signers
 import pytest
 from botocore.config import Config as BotocoreConfig
 
@@ -277,3 +278,16 @@ def test_sts_clients_are_gated_too(rec: Recorder) -> None:
     with pytest.raises(safes3.InsecureTransportError, match="not the configured endpoint"):
         sts.assume_role(RoleArn=role.role_arn, RoleSessionName="session-1")
     assert rec.connections.get("other", 0) == 0
+
+
+def test_presigning_around_the_client_methods_is_caught_at_the_signer(rec: Recorder) -> None:
+    """botocore's module functions, called with the client, skip the client's methods."""
+    s3 = make(rec)
+    with pytest.raises(safes3.OperationRefusedError, match="GET operation"):
+        botocore.signers.generate_presigned_url(
+            s3, "get_object", Params={"Bucket": "b", "Key": "k"}, HttpMethod="PUT"
+        )
+    with pytest.raises(safes3.EncryptionPolicyError, match="exact condition"):
+        botocore.signers.generate_presigned_post(s3, "b", "k")
+    with pytest.raises(safes3.ACLRefusedError):
+        botocore.signers.generate_presigned_post(s3, "b", "k", Fields={"acl": "public-read"})
