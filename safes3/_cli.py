@@ -19,8 +19,9 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import __version__
-from safes3._clisettings import encryption_setting, load_ssec, session_for
+from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, load_ssec, session_for
 from safes3._clitransfer import download, upload
+from safes3._encryption import SSEC
 from safes3._exceptions import SafeS3Error
 
 __all__ = ["main"]
@@ -165,13 +166,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from safes3._audit import audit_bucket, exit_code
     from safes3._auditreport import to_json, to_sarif, write_table
 
-    session = session_for(args, encryption_setting(args, required=False))
+    setting = encryption_setting(args, required=False)
+    ssec = setting if isinstance(setting, SSEC) else None
+    session = session_for(args, READ_ONLY_ENCRYPTION)  # reads must not depend on the policy
     s3, profile = session.client(), session.config.store_profile
     reports = []
     for bucket in args.buckets:
         with _progress(args, f"scan {bucket}") as progress:
             reports.append(
-                audit_bucket(s3, bucket, profile, workers=args.workers, progress=progress)
+                audit_bucket(
+                    s3, bucket, profile, workers=args.workers, progress=progress, ssec=ssec
+                )
             )
     if args.sarif:
         Path(args.sarif).write_text(json.dumps(to_sarif(reports, __version__), indent=2))
@@ -240,7 +245,6 @@ def _env_store() -> str | None:
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
-    from safes3._encryption import SSEC
     from safes3._rekey import Rekeyer, StateFile, rekey
 
     bucket, prefix = _split(args.url)
@@ -251,9 +255,7 @@ def _cmd_rekey(args: argparse.Namespace) -> int:
     if old is not None and isinstance(new, SSEC) and old == new:
         raise SafeS3Error("the old and the new SSE-C key are the same key")
     writer_session = session_for(args, new)
-    reader = session_for(args, old).client() if old else None
-    if reader is None:
-        reader = session_for(args, encryption_setting(args, required=False)).client()
+    reader = session_for(args, old if old else READ_ONLY_ENCRYPTION).client()
     job = Rekeyer(
         writer=writer_session.client(),
         reader=reader,

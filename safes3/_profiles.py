@@ -36,6 +36,8 @@ class StoreProfile:
     default_encryption: bool
     """Implements Put/Get/DeleteBucketEncryption (safely)."""
     public_access_block: bool
+    block_public_acls_blocks_puts: bool
+    """With ``BlockPublicAcls=true`` every PutObject is refused, even one without ACL headers."""
     sse_c_refused_over_http: bool
     mixed_multipart_keys_refused: bool
     """Refuses an UploadPart whose SSE-C key differs from the upload's."""
@@ -68,6 +70,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id", "arn", "alias"}),
                 default_encryption=True,
                 public_access_block=True,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
@@ -88,6 +91,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=True,
+                block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=False,
@@ -108,6 +112,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id", "alias"}),
                 default_encryption=True,
                 public_access_block=False,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=True,
@@ -128,6 +133,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=True,
                 public_access_block=False,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
@@ -148,6 +154,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=False,
+                block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=False,
