@@ -26,7 +26,7 @@ from safes3._auditbase import (
     exit_code,
     status_of,
 )
-from safes3._auditscan import scan_objects
+from safes3._auditscan import PAGE_SIZE, scan_objects
 from safes3._encryption import SSEC
 from safes3._profiles import StoreProfile
 
@@ -43,6 +43,7 @@ def audit_bucket(
     workers: int = 8,
     progress: Progress | None = None,
     ssec: SSEC | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> BucketReport:
     """Audit ``bucket`` through ``s3`` (read calls only) and return the report.
 
@@ -88,7 +89,7 @@ def audit_bucket(
                     "inspect this bucket setting by hand",
                 )
             )
-    report.findings.extend(_object_findings(rd, bucket, report, workers, progress, ssec))
+    report.findings.extend(_object_findings(rd, bucket, report, workers, progress, ssec, page_size))
     return report
 
 
@@ -195,6 +196,7 @@ def _object_findings(
     workers: int,
     progress: Progress | None,
     ssec: SSEC | None,
+    page_size: int,
 ) -> list[Finding]:
     scan = scan_objects(
         rd,
@@ -204,6 +206,7 @@ def _object_findings(
         workers=workers,
         ssec=ssec,
         progress=progress,
+        page_size=page_size,
     )
     report.inventory = scan.inventory
     found: list[Finding] = list(scan.acl_findings)

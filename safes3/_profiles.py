@@ -54,6 +54,9 @@ class StoreProfile:
     """Accepts ``...IfExists`` condition operators in bucket policies."""
     ssec_condition_key: bool
     """Sets ``s3:x-amz-server-side-encryption-customer-algorithm`` for policy conditions."""
+    policy_binds_owner: bool
+    """A bucket-policy Deny binds the owner's own GetBucketPolicy/DeleteBucketPolicy too:
+    a policy that denies the owner cannot be removed over S3."""
 
 
 PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
@@ -80,6 +83,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                policy_binds_owner=False,
             ),
             StoreProfile(
                 name="ceph",
@@ -101,6 +105,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                policy_binds_owner=True,
             ),
             StoreProfile(
                 name="seaweedfs",
@@ -122,6 +127,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=False,
                 ssec_condition_key=True,
+                policy_binds_owner=True,
             ),
             StoreProfile(
                 name="minio",
@@ -143,6 +149,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                policy_binds_owner=False,
             ),
             StoreProfile(
                 name="generic",
@@ -164,6 +171,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                policy_binds_owner=True,
             ),
         )
     }
