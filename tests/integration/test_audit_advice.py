@@ -1,4 +1,4 @@
-"""The audit's advice, applied, leaves the bucket usable; the audit streams; odd answers are findings.
+"""The audit's advice leaves the bucket usable; it streams; odd answers are findings.
 
 Real stores throughout.  Two tests go through tests/httpproxy.py: one only
 records the order of the real requests; the other replaces the real

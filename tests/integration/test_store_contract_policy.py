@@ -20,7 +20,10 @@ from tests.conftest import empty_bucket, raw_client
 from tests.storeinfo import StoreInfo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef
 
 pytestmark = pytest.mark.store
 
@@ -33,7 +36,7 @@ def test_block_public_acls_and_a_plain_put_object(
     store: StoreInfo, bucket: str, admin_s3: S3Client
 ) -> None:
     """``block_public_acls_blocks_puts``: BlockPublicAcls alone, then a PutObject with no ACL."""
-    only_acls = {
+    only_acls: PublicAccessBlockConfigurationTypeDef = {
         "BlockPublicAcls": True,
         "IgnorePublicAcls": False,
         "BlockPublicPolicy": False,
@@ -101,12 +104,13 @@ def test_a_policy_denying_the_owner_and_the_owners_policy_calls(store: StoreInfo
     locked = False
     try:
         if caps(store).policy_binds_owner:
-            for call in (
+            calls: list[Callable[[], object]] = [
                 lambda: s3.get_bucket_policy(Bucket=name),
                 lambda: s3.list_objects_v2(Bucket=name),
                 lambda: s3.get_object(Bucket=name, Key="k"),
                 lambda: s3.delete_bucket_policy(Bucket=name),
-            ):
+            ]
+            for call in calls:
                 with pytest.raises(ClientError, match="AccessDenied"):
                     call()
             locked = True
