@@ -191,8 +191,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     from safes3 import _policygen as pg
     from safes3._profiles import get_profile
 
-    if args.replace and not args.apply:
-        raise SafeS3Error("--replace only changes what --apply does; add --apply")
+    if (args.replace or args.allow_self_deny) and not args.apply:
+        raise SafeS3Error(
+            "--replace and --allow-self-deny only change what --apply does; add --apply"
+        )
     session = session_for(args, encryption_setting(args, required=False)) if args.apply else None
     profile = (
         session.config.store_profile
@@ -215,27 +217,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     if session is None:
         print(pg.dumps(policy))
         return EXIT_OK
-    s3 = session.client()
-    kept = 0
-    if not args.replace:
-        policy, kept = pg.merged(_current_policy(s3, b), policy)
-    print(pg.dumps(policy))
-    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
-    stored = s3.get_bucket_policy(Bucket=b)["Policy"]
-    if not pg.same_policy(stored, policy):
-        raise SafeS3Error(f"the policy read back from {b} differs from the one put: {stored}")
-    how = "replaced its policy" if args.replace else f"kept {kept} existing statement(s)"
-    print(f"applied to {b} ({how}) and verified by reading it back", file=sys.stderr)
+    from safes3._clipolicy import apply_policy
+
+    apply_policy(session, b, policy, replace=args.replace, allow_self_deny=args.allow_self_deny)
     return EXIT_OK
-
-
-def _current_policy(s3: Any, bucket: str) -> str | None:
-    try:
-        return str(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
-            return None
-        raise
 
 
 def _env_store() -> str | None:
@@ -371,6 +356,11 @@ def _parser() -> argparse.ArgumentParser:
         "--replace",
         action="store_true",
         help="with --apply: replace the bucket's whole policy instead of adding to it",
+    )
+    p.add_argument(
+        "--allow-self-deny",
+        action="store_true",
+        help="with --apply: apply even a policy that would deny you (see docs/cli.md)",
     )
     p.set_defaults(func=_cmd_policy)
 
