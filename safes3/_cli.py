@@ -19,7 +19,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import __version__
-from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, load_ssec, session_for
+from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, session_for
 from safes3._clitransfer import download, upload
 from safes3._encryption import SSEC
 from safes3._exceptions import SafeS3Error
@@ -230,42 +230,9 @@ def _env_store() -> str | None:
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
-    from safes3._rekey import Rekeyer, StateFile, rekey
+    from safes3._clirekey import run_rekey
 
-    bucket, prefix = _split(args.url)
-    new = load_ssec(args.new_key) if args.new_key else encryption_setting(args, required=True)
-    old = load_ssec(args.old_key) if args.old_key else None
-    if old is None and not args.encrypt:
-        raise SafeS3Error("give --old-key SOURCE to rotate SSE-C keys, or --encrypt")
-    if old is not None and isinstance(new, SSEC) and old == new:
-        raise SafeS3Error("the old and the new SSE-C key are the same key")
-    writer_session = session_for(args, new)
-    reader = session_for(args, old if old else READ_ONLY_ENCRYPTION).client()
-    job = Rekeyer(
-        writer=writer_session.client(),
-        reader=reader,
-        new=new,
-        old=old,
-        profile=writer_session.config.store_profile,
-    )
-    state = StateFile(Path(args.state), job.header(bucket, prefix))
-
-    def report(key: str, status: str) -> None:
-        if args.json:
-            print(json.dumps({"key": key, "status": status}), flush=True)
-        elif not args.quiet:
-            print(f"{status}: s3://{bucket}/{key}", flush=True)
-
-    result = rekey(job, bucket, prefix, state, report)
-    summary = {"done": len(result.done), "skipped": len(result.skipped), "failed": result.failed}
-    print(
-        json.dumps(summary)
-        if args.json
-        else f"{len(result.done)} rewritten, {len(result.skipped)} skipped, "
-        f"{len(result.failed)} failed",
-        file=sys.stdout if args.json else sys.stderr,
-    )
-    return EXIT_ERROR if result.failed else EXIT_OK
+    return run_rekey(args, _split)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -380,6 +347,11 @@ def _parser() -> argparse.ArgumentParser:
         help="progress file for resuming (holds key fingerprints, never keys)",
     )
     p.add_argument("--json", action="store_true", help="one JSON line per object")
+    p.add_argument(
+        "--purge-old-versions",
+        action="store_true",
+        help="on a versioned bucket, delete each replaced version once the new one is proven",
+    )
     p.set_defaults(func=_cmd_rekey)
 
     p = sub.add_parser("demo", help="run the demonstration against a test store")

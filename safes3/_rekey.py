@@ -34,11 +34,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from safes3._clitransfer import upload
 from safes3._encryption import SSEC, Encryption
 from safes3._exceptions import ConfigurationError, SafeS3Error
 from safes3._objectmode import Classified, classify
 from safes3._profiles import StoreProfile
+from safes3._upload import upload
 
 __all__ = ["RekeyResult", "StateFile", "rekey"]
 
@@ -113,9 +113,13 @@ def _entries(path: Path) -> list[dict[str, str]]:
 
 @dataclass
 class RekeyResult:
+    """Keys done, skipped and failed (with why); versions replaced but kept or purged."""
+
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    kept_versions: dict[str, str] = field(default_factory=dict)
+    purged_versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,34 +161,53 @@ class Rekeyer:
 
         return classify(read, bucket, key, self.new if isinstance(self.new, SSEC) else None)
 
-    def already_new(self, bucket: str, key: str) -> bool:
-        """Whether the object already carries the new encryption."""
+    def already_new(self, bucket: str, key: str, version_id: str | None = None) -> bool:
+        """Whether the object (or the given version of it) carries the new encryption."""
+        pinned = {"VersionId": version_id} if version_id else {}
         try:
-            head = self.writer.head_object(Bucket=bucket, Key=key)
+            head = self.writer.head_object(Bucket=bucket, Key=key, **pinned)
         except ClientError:
             return False
         return self.new.proof_problem(head, require=True) is None
 
-    def rewrite(self, bucket: str, key: str, size: int) -> None:
+    def rewrite(self, bucket: str, key: str, size: int) -> tuple[str | None, str | None]:
+        """Rewrite the object; the version ids of the new object and of the one it replaced.
+
+        The source is pinned to the version read first, so a concurrent
+        overwrite is not what gets re-encrypted under the old one's name.
+        """
         if self.profile.copy_with_sse and not (self.old is None and isinstance(self.new, SSEC)):
             head = self.reader.head_object(Bucket=bucket, Key=key)
+            old_version = head.get("VersionId")
             extra: dict[str, Any] = {k: head[k] for k in _KEEP if head.get(k)}
             if self.old is not None:
                 extra.update(self.old.source_params)
+            source = {"Bucket": bucket, "Key": key}
+            if old_version and old_version != "null":
+                source["VersionId"] = old_version
             # REPLACE (with the same metadata): some stores do not count a new
             # SSE-C key as a change and refuse a COPY of an object onto itself.
-            self.writer.copy_object(
+            reply = self.writer.copy_object(
                 Bucket=bucket,
                 Key=key,
-                CopySource={"Bucket": bucket, "Key": key},
+                CopySource=source,
                 MetadataDirective="REPLACE",
                 **extra,
             )
-            return
+            return reply.get("VersionId"), old_version
         got = self.reader.get_object(Bucket=bucket, Key=key)
         keep = {k: got[k] for k in _KEEP if got.get(k)}
         with got["Body"] as body:
-            upload(self.writer, body, bucket, key, size=size, extra=keep)
+            result = upload(self.writer, body, bucket, key, size=size, extra_args=keep)
+        return result.version_id, got.get("VersionId")
+
+    def remove_version(self, bucket: str, key: str, version_id: str) -> str:
+        """Delete one version; what happened, as text."""
+        try:
+            self.writer.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+        except (ClientError, BotoCoreError) as exc:
+            return f"deleting version {version_id} FAILED ({_why(exc)}): delete it by hand"
+        return f"version {version_id} was deleted"
 
 
 def rekey(
@@ -193,8 +216,16 @@ def rekey(
     prefix: str,
     state: StateFile,
     on_object: Callable[[str, str], None] | None = None,
+    *,
+    purge_old_versions: bool = False,
 ) -> RekeyResult:
-    """Rewrite every object under ``prefix`` with ``job.new``; resumable via ``state``."""
+    """Rewrite every object under ``prefix`` with ``job.new``; resumable via ``state``.
+
+    On a versioned bucket the version each rewrite replaced (still plaintext,
+    or readable with the old key) stays unless ``purge_old_versions``; it is
+    deleted, by its id, only after the new version is proven.  A new version
+    that cannot be proven is deleted by its id and the key is reported failed.
+    """
     result = RekeyResult()
 
     def fail(key: str, why: str) -> None:
@@ -216,10 +247,20 @@ def rekey(
                     result.skipped.append(key)
                     continue
             if not job.already_new(bucket, key):
-                job.rewrite(bucket, key, size)
-                if not job.already_new(bucket, key):
-                    fail(key, "rewritten, but a HeadObject does not prove the new encryption")
+                new_version, old_version = job.rewrite(bucket, key, size)
+                if not job.already_new(bucket, key, new_version):
+                    outcome = (
+                        job.remove_version(bucket, key, new_version)
+                        if new_version
+                        else "the store gave no version id to remove"
+                    )
+                    fail(key, f"rewritten, but a HeadObject does not prove it: {outcome}")
                     continue
+                if old_version and old_version != "null" and old_version != new_version:
+                    if purge_old_versions:
+                        result.purged_versions[key] = job.remove_version(bucket, key, old_version)
+                    else:
+                        result.kept_versions[key] = old_version
         except (ClientError, BotoCoreError, SafeS3Error) as exc:
             fail(key, f"{_why(exc)}: the object is unchanged")
             continue

@@ -212,7 +212,9 @@ class _Upload:
                 f"PutObject of {self.where} failed after {attempts} attempt(s): {describe(exc)}"
             ) from exc
         if reply.get(self.algo.param) != expected:
-            self._verify_stored(len(body), full=crc, composite=None)
+            self._verify_stored(
+                len(body), full=crc, composite=None, version_id=reply.get("VersionId")
+            )
         self._report(len(body), len(body))
         return UploadResult(
             bucket=self.bucket,
@@ -443,7 +445,10 @@ class _Upload:
         if self.journal is not None:
             self.journal.remove()
         self._verify_stored(
-            size, full=full, composite=self.algo.composite(self.done[n].crc for n in numbers)
+            size,
+            full=full,
+            composite=self.algo.composite(self.done[n].crc for n in numbers),
+            version_id=reply.get("VersionId"),
         )
         return UploadResult(
             bucket=self.bucket,
@@ -462,19 +467,29 @@ class _Upload:
 
     # ---- verification and failure ----------------------------------------------
 
-    def _verify_stored(self, size: int, *, full: int, composite: str | None) -> None:
-        """HeadObject: the stored length, and the store's checksum when it keeps one."""
+    def _verify_stored(
+        self, size: int, *, full: int, composite: str | None, version_id: str | None
+    ) -> None:
+        """HeadObject of the version this write made: its length, and checksum when kept.
+
+        On a versioned bucket the read-back and the removal name the write's
+        own VersionId: by key alone the read-back could see another writer's
+        version, and a delete would only hide the bad version behind a
+        delete marker (or hide the other writer's data).
+        """
+        pinned = {"VersionId": version_id} if version_id else {}
         try:
             head = run(
                 self.settings,
                 lambda: self.s3.head_object(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED"
+                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **pinned
                 ),
                 self._count_retry(0),
             )
         except (BotoCoreError, ClientError) as exc:
-            raise TransferError(
-                f"{self.where} was written but could not be read back to verify it: {describe(exc)}"
+            raise IntegrityError(
+                f"{self.where} was written but could not be read back to verify it: "
+                f"{describe(exc)}; {self._remove(version_id)}"
             ) from exc
         problem = None
         stored = head.get(self.algo.param)
@@ -486,13 +501,23 @@ class _Upload:
         elif stored and "-" not in stored and stored != ck.b64(full):
             problem = f"the store's {name} is {stored}, expected {ck.b64(full)}"
         if problem is not None:
-            try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key)  # type: ignore[attr-defined]
-            except (BotoCoreError, ClientError):
-                problem += "; deleting it FAILED: delete it by hand"
-            else:
-                problem += "; the object was deleted"
-            raise IntegrityError(f"{self.where}: {problem}")
+            raise IntegrityError(f"{self.where}: {problem}; {self._remove(version_id)}")
+
+    def _remove(self, version_id: str | None) -> str:
+        """Delete what this write stored (its version when known); what happened, as text."""
+        pinned = {"VersionId": version_id} if version_id else {}
+        try:
+            reply = self.s3.delete_object(  # type: ignore[attr-defined]
+                Bucket=self.bucket, Key=self.key, **pinned
+            )
+        except (BotoCoreError, ClientError) as exc:
+            return f"deleting it FAILED ({describe(exc)}): delete it by hand"
+        if not version_id and reply.get("DeleteMarker"):
+            return (
+                "the store returned no version id, so only a delete marker was added: the "
+                "unverified version is still in the bucket, delete it by hand"
+            )
+        return "the object was deleted" + (f" (version {version_id})" if version_id else "")
 
     def _fail(self, exc: BaseException) -> BaseException:
         """Abort unless the caller's side interrupted a journaled upload; the error to raise."""

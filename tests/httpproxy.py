@@ -89,6 +89,7 @@ class HttpFaultProxy:
         self._upstream_ctx = ssl.create_default_context(cafile=self.ca_bundle)
         self._rules: list[_Rule] = []
         self._rewrites: list[Rewrite] = []
+        self._before: list[Callable[[Request], None]] = []
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
@@ -105,6 +106,11 @@ class HttpFaultProxy:
         """For every relayed request, ``fn(request, status, headers)`` may replace the answer."""
         with self._lock:
             self._rewrites.append(fn)
+
+    def before_relay(self, fn: Callable[[Request], None]) -> None:
+        """Call ``fn(request)`` before each request is relayed (to race another client)."""
+        with self._lock:
+            self._before.append(fn)
 
     def close(self) -> None:
         self._server.close()
@@ -182,6 +188,9 @@ class HttpFaultProxy:
             return True
         with self._lock:
             self.relayed.append(request)
+            before = list(self._before)
+        for fn in before:
+            fn(request)
         up.write(head)
         _copy(down, up, length)
         up.flush()
@@ -257,7 +266,9 @@ def _copy(src: BufferedIOBase, dst: BufferedIOBase | None, length: int) -> None:
 
 
 def _send_reply(down: BufferedIOBase, method: str, reply: Reply) -> None:
-    headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+    headers = dict(reply.headers)
+    if not any(name.lower() == "content-length" for name in headers):
+        headers["Content-Length"] = str(len(reply.body))
     head = f"HTTP/1.1 {reply.status} Replaced\r\n" + "".join(
         f"{k}: {v}\r\n" for k, v in headers.items()
     )
