@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -143,15 +143,15 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 def _cmd_rm(args: argparse.Namespace) -> int:
     s3 = session_for(args, encryption_setting(args, required=False)).client()
     bucket, key = _split(args.url)
-    keys = [key]
-    if args.recursive:
-        keys = [
+    if not key and not args.recursive:
+        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+    keys: Iterable[str] = [key]
+    if args.recursive:  # streamed: a page of keys in memory at a time
+        keys = (
             o["Key"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
             for o in page.get("Contents", [])
-        ]
-    elif not key:
-        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+        )
     for k in keys:
         s3.delete_object(Bucket=bucket, Key=k)
         if not args.quiet:
