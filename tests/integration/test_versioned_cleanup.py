@@ -1,4 +1,4 @@
-"""On a versioned bucket a write that fails its check leaves no version; it checks its own.
+"""On a versioned bucket a write failing its check leaves no version; read-backs pin the version.
 
 The real store behind tests/httpproxy.py.  Synthesised, and only this: the
 engine's read-back HeadObject (the one with ``x-amz-checksum-mode``) gets
