@@ -23,11 +23,12 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
-from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
+from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import DonePart, Journal, encryption_fingerprint
 from safes3._parts import PartBody, PartReader, Source
 from safes3._retry import RetryableError, describe, run
+from safes3._stored import StoredObject, verify_stored
 from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
 __all__ = ["UploadResult", "upload"]
@@ -470,54 +471,15 @@ class _Upload:
     def _verify_stored(
         self, size: int, *, full: int, composite: str | None, version_id: str | None
     ) -> None:
-        """HeadObject of the version this write made: its length, and checksum when kept.
-
-        On a versioned bucket the read-back and the removal name the write's
-        own VersionId: by key alone the read-back could see another writer's
-        version, and a delete would only hide the bad version behind a
-        delete marker (or hide the other writer's data).
-        """
-        pinned = {"VersionId": version_id} if version_id else {}
-        try:
-            head = run(
-                self.settings,
-                lambda: self.s3.head_object(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **pinned
-                ),
-                self._count_retry(0),
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise IntegrityError(
-                f"{self.where} was written but could not be read back to verify it: "
-                f"{describe(exc)}; {self._remove(version_id)}"
-            ) from exc
-        problem = None
-        stored = head.get(self.algo.param)
-        name = self.algo.name
-        if head.get("ContentLength") != size:
-            problem = f"the store holds {head.get('ContentLength')} bytes, {size} were sent"
-        elif stored and "-" in stored and composite is not None and stored != composite:
-            problem = f"the store's composite {name} is {stored}, expected {composite}"
-        elif stored and "-" not in stored and stored != ck.b64(full):
-            problem = f"the store's {name} is {stored}, expected {ck.b64(full)}"
-        if problem is not None:
-            raise IntegrityError(f"{self.where}: {problem}; {self._remove(version_id)}")
-
-    def _remove(self, version_id: str | None) -> str:
-        """Delete what this write stored (its version when known); what happened, as text."""
-        pinned = {"VersionId": version_id} if version_id else {}
-        try:
-            reply = self.s3.delete_object(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self.key, **pinned
-            )
-        except (BotoCoreError, ClientError) as exc:
-            return f"deleting it FAILED ({describe(exc)}): delete it by hand"
-        if not version_id and reply.get("DeleteMarker"):
-            return (
-                "the store returned no version id, so only a delete marker was added: the "
-                "unverified version is still in the bucket, delete it by hand"
-            )
-        return "the object was deleted" + (f" (version {version_id})" if version_id else "")
+        """Read back the version this write made; remove it if it is wrong (see _stored)."""
+        verify_stored(
+            StoredObject(self.s3, self.bucket, self.key, version_id),
+            lambda call: run(self.settings, call, self._count_retry(0)),
+            self.algo,
+            size=size,
+            full=full,
+            composite=composite,
+        )
 
     def _fail(self, exc: BaseException) -> BaseException:
         """Abort unless the caller's side interrupted a journaled upload; the error to raise."""
