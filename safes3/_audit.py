@@ -198,6 +198,11 @@ def _object_findings(
     ssec: SSEC | None,
     page_size: int,
 ) -> list[Finding]:
+    try:
+        status = rd("get_bucket_versioning", Bucket=bucket).get("Status")
+    except ClientError:
+        status = None  # the versioning check reports it could not be run
+    versioned = status in ("Enabled", "Suspended")
     scan = scan_objects(
         rd,
         rd.pages,
@@ -207,6 +212,7 @@ def _object_findings(
         ssec=ssec,
         progress=progress,
         page_size=page_size,
+        versions=versioned,
     )
     report.inventory = scan.inventory
     found: list[Finding] = list(scan.acl_findings)
@@ -227,7 +233,8 @@ def _object_findings(
                 "unencrypted-objects",
                 "high",
                 bucket,
-                f"{scan.unencrypted} of {scan.total} object(s) stored without encryption",
+                f"{scan.unencrypted} of {scan.total} object{' version' if versioned else ''}(s) "
+                "stored without encryption",
                 "HeadObject shows no server-side encryption: " + ", ".join(scan.unencrypted_sample),
                 f"`safes3 rekey --encrypt s3://{bucket}/` re-writes them encrypted",
             )

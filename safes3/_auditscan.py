@@ -1,5 +1,9 @@
 """The audit's object scan: the listing streamed through a bounded pool of readers.
 
+On a versioned bucket every stored version is scanned (ListObjectVersions,
+each read naming its VersionId): an older plaintext version is plaintext
+stored, whatever the current version is.
+
 The listing is consumed page by page (``PAGE_SIZE`` keys a page) and each
 object is submitted only when fewer than ``2 * workers`` are in flight, so
 the scan holds at most one listing page and ``2 * workers`` objects' results
@@ -48,22 +52,30 @@ class Scan:
 @dataclass(frozen=True)
 class _Seen:
     key: str
+    label: str
     size: int
     mode: Classified | None
     problem: str | None
     acl: list[Any]
 
 
-def _one(read: Any, bucket: str, key: str, size: int, ssec: SSEC | None, acl: AclFindings) -> _Seen:
+def _one(
+    read: Any, bucket: str, entry: dict[str, Any], ssec: SSEC | None, acl: AclFindings
+) -> _Seen:
+    key, size = entry["Key"], int(entry.get("Size", 0))
+    version = entry.get("VersionId")
+    version = version if version and version != "null" else None
+    label = key if entry.get("IsLatest", True) else f"{key} (noncurrent version {version})"
+    pinned = {"VersionId": version} if version else {}
     try:
-        mode = classify(read, bucket, key, ssec)
+        mode = classify(read, bucket, key, ssec, version)
     except (ClientError, BotoCoreError) as exc:
-        return _Seen(key, size, None, _why(exc), [])
+        return _Seen(key, label, size, None, _why(exc), [])
     try:
-        found = acl(read("get_object_acl", Bucket=bucket, Key=key), key)
+        found = acl(read("get_object_acl", Bucket=bucket, Key=key, **pinned), key)
     except (ClientError, BotoCoreError) as exc:
-        return _Seen(key, size, mode, f"object ACL unreadable: {_why(exc)}", [])
-    return _Seen(key, size, mode, None, found)
+        return _Seen(key, label, size, mode, f"object ACL unreadable: {_why(exc)}", [])
+    return _Seen(key, label, size, mode, None, found)
 
 
 def _why(exc: Exception) -> str:
@@ -84,12 +96,12 @@ def _absorb(scan: Scan, seen: _Seen) -> None:
     if mode == "none":
         scan.unencrypted += 1
         if len(scan.unencrypted_sample) < SAMPLE:
-            scan.unencrypted_sample.append(repr(seen.key))
+            scan.unencrypted_sample.append(repr(seen.label))
     if mode == "unknown" or seen.problem is not None:
         scan.unclassified += 1
         if len(scan.unclassified_sample) < SAMPLE:
             reason = seen.problem or (seen.mode.evidence if seen.mode else "")
-            scan.unclassified_sample.append(f"{seen.key!r} ({reason})")
+            scan.unclassified_sample.append(f"{seen.label!r} ({reason})")
     for finding in seen.acl:
         if len(scan.acl_findings) < MAX_OBJECT_FINDINGS:
             scan.acl_findings.append(finding)
@@ -107,8 +119,9 @@ def scan_objects(
     ssec: SSEC | None = None,
     progress: Progress | None = None,
     page_size: int = PAGE_SIZE,
+    versions: bool = False,
 ) -> Scan:
-    """Classify and ACL-check every object of ``bucket``, streaming the listing."""
+    """Classify and ACL-check every object (every version, with ``versions``) of ``bucket``."""
     scan = Scan()
     bound = 2 * max(1, workers)
     pending: set[Future[_Seen]] = set()
@@ -126,12 +139,13 @@ def scan_objects(
                     progress(done, None)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        listing = pages("list_objects_v2", Bucket=bucket, PaginationConfig={"PageSize": page_size})
+        method, field_name = (
+            ("list_object_versions", "Versions") if versions else ("list_objects_v2", "Contents")
+        )
+        listing = pages(method, Bucket=bucket, PaginationConfig={"PageSize": page_size})
         for page in listing:
-            for obj in page.get("Contents", []):
+            for entry in page.get(field_name, []):
                 drain(bound - 1)
-                pending.add(
-                    pool.submit(_one, read, bucket, obj["Key"], int(obj.get("Size", 0)), ssec, acl)
-                )
+                pending.add(pool.submit(_one, read, bucket, entry, ssec, acl))
         drain(0)
     return scan

@@ -20,6 +20,7 @@ Anything else is ``unknown``: reported as such, never as encrypted.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -56,14 +57,18 @@ def _needs_sse_params(exc: ClientError) -> bool:
     )
 
 
-def classify(read: Any, bucket: str, key: str, ssec: SSEC | None = None) -> Classified:
+def classify(
+    read: Any, bucket: str, key: str, ssec: SSEC | None = None, version_id: str | None = None
+) -> Classified:
     """The storage mode of ``s3://bucket/key``.
 
     ``read(method, **params)`` calls a client whose policy adds no
     encryption parameters to reads.  ``ssec`` is the caller's SSE-C key, if
-    any: it is only used as evidence.  Errors other than the 400 discussed
-    above propagate.
+    any: it is only used as evidence.  ``version_id`` names one version of
+    the object.  Errors other than the 400 discussed above propagate.
     """
+    if version_id and version_id != "null":
+        read = functools.partial(read, VersionId=version_id)
     try:
         head = read("head_object", Bucket=bucket, Key=key)
     except ClientError as exc:

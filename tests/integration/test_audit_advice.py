@@ -136,3 +136,21 @@ def test_a_malformed_bucket_policy_is_a_finding_not_a_traceback(
     assert unreadable
     assert unreadable[0]["severity"] == "high"
     assert b"Traceback" not in proc.stderr
+
+
+def test_an_older_plaintext_version_is_reported(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    """Overwriting a plaintext object with an encrypted one leaves the plaintext stored."""
+    admin_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = admin_s3.put_object(Bucket=bucket, Key="doc", Body=b"plaintext v1")["VersionId"]
+    kms = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    kms.put_object(Bucket=bucket, Key="doc", Body=b"encrypted v2")
+    proc = run_cli(store, "audit", "--json", bucket)
+    assert proc.returncode == 5, proc.stderr
+    report = json.loads(proc.stdout)["buckets"][0]
+    unencrypted = [f for f in report["findings"] if f["check"] == "unencrypted-objects"]
+    assert unencrypted, report["findings"]
+    assert f"noncurrent version {old}" in unencrypted[0]["evidence"]
+    assert report["inventory"]["none"] == {"objects": 1, "bytes": 12}
+    assert report["inventory"]["SSE-KMS"] == {"objects": 1, "bytes": 12}
