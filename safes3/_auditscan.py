@@ -31,6 +31,7 @@ PAGE_SIZE = 1000
 SAMPLE = 5
 MAX_OBJECT_FINDINGS = 100
 
+_GONE = ("NoSuchKey", "NoSuchVersion", "404 ")
 Progress = Callable[[int, "int | None"], None]
 AclFindings = Callable[[dict[str, Any], str], list[Any]]
 
@@ -86,7 +87,7 @@ def _why(exc: Exception) -> str:
 
 
 def _absorb(scan: Scan, seen: _Seen) -> None:
-    if seen.mode is None and seen.problem and seen.problem.startswith("NoSuchKey"):
+    if seen.mode is None and seen.problem and seen.problem.startswith(_GONE):
         return  # deleted between the listing and the read: nothing left to audit
     scan.total += 1
     mode = seen.mode.mode if seen.mode is not None else "unknown"

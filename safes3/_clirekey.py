@@ -57,6 +57,9 @@ def run_rekey(args: argparse.Namespace, split: Callable[[str], tuple[str, str]])
         else f"{len(result.done)} rewritten, {len(result.skipped)} skipped, {len(failed)} failed",
         file=sys.stdout if args.json else sys.stderr,
     )
+    if not args.json:
+        for key, why in failed.items():
+            print(f"safes3: failed: s3://{bucket}/{key}: {why}", file=sys.stderr)
     if result.kept_versions:
         print(
             f"safes3: warning: {len(result.kept_versions)} replaced version(s) are still in the "
