@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from botocore.awsrequest import HeadersDict
 
-from safes3._encryption import SSEC
 from safes3._exceptions import ACLRefusedError, InsecureTransportError, OperationRefusedError
 from safes3._operations import NEVER, OPERATIONS, Kind, loosening
 from safes3._routes import Router, path_kind
@@ -42,7 +41,6 @@ __all__ = [
 
 _ACL_PREFIXES = ("x-amz-acl", "x-amz-grant-")
 _SSE_HEADER = "x-amz-server-side-encryption"
-_CUSTOMER_PREFIX = "x-amz-server-side-encryption-customer-"
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
 
@@ -247,14 +245,12 @@ def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[st
 
 
 def _check_foreign_encryption(rule: OperationRule, policy: Policy, wire: frozenset[str]) -> None:
+    """A write carries no encryption header but the ones its rule requires."""
     if not rule.is_write:
         return
-    if isinstance(policy.encryption, SSEC):
-        if rule.creates_object and _SSE_HEADER in wire:
-            raise policy.conflict(rule, _SSE_HEADER)
-        return
+    required = {name for name, _ in policy.required_headers(rule)}
     for name in wire:
-        if name.startswith(_CUSTOMER_PREFIX):
+        if name.startswith(_SSE_HEADER) and name not in required:
             raise policy.conflict(rule, name)
 
 
