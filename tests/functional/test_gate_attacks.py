@@ -20,6 +20,7 @@ from botocore.config import Config as BotocoreConfig
 
 import safes3
 from safes3._gate import gate_of
+from safes3._operations import OPERATIONS
 from safes3._sts import sts_client
 from tests.recorder import Recorder, client_on, recording_server
 
@@ -291,3 +292,14 @@ def test_presigning_around_the_client_methods_is_caught_at_the_signer(rec: Recor
         botocore.signers.generate_presigned_post(s3, "b", "k")
     with pytest.raises(safes3.ACLRefusedError):
         botocore.signers.generate_presigned_post(s3, "b", "k", Fields={"acl": "public-read"})
+
+
+def test_an_operation_missing_from_the_table_is_refused_at_run_time(
+    rec: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a botocore upgrade adding an operation looks like to the gate."""
+    s3 = make(rec)
+    monkeypatch.delitem(OPERATIONS, "ListObjectsV2")
+    with pytest.raises(safes3.OperationRefusedError, match="not in safes3's operation table"):
+        s3.list_objects_v2(Bucket="b")
+    assert rec.requests == []
