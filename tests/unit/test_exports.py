@@ -21,6 +21,7 @@ EXPECTED = {
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "ObjectChangedError",
     "RoleAssumptionError",
     "SafeS3Error",
     "Session",
