@@ -41,7 +41,6 @@ from safes3._exceptions import (
 from safes3._fetchers import Plan, Tally, to_file, to_stream
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._rangeread import Pin, precondition_failed
-from safes3._rangeread import read_into as _read_into  # noqa: F401 - the tests import it here
 from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import TransferSettings
 

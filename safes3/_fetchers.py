@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from safes3 import _checksum as ck
+from safes3 import _rangeread
 from safes3._destfile import DestFile
 from safes3._rangepool import RangePool
-from safes3._rangeread import CHUNK, Pin, RangeJob
+from safes3._rangeread import Pin, RangeJob
 from safes3._transfer_settings import TransferSettings
 
 __all__ = ["Plan", "Tally", "to_file", "to_stream"]
@@ -72,7 +73,8 @@ def to_file(
     if not plan.ranges:
         return []
     workers = min(settings.max_concurrency, len(plan.ranges))
-    states = [(os.dup(dest.fd), memoryview(bytearray(CHUNK))) for _ in range(workers)]
+    chunk = _rangeread.CHUNK
+    states = [(os.dup(dest.fd), memoryview(bytearray(chunk))) for _ in range(workers)]
     pool = RangePool(states, release=lambda state: os.close(state[0]))
     job = _job(s3, plan, settings, pool)
 
