@@ -231,7 +231,7 @@ def boundary_object(bucket: str) -> tuple[str, bytes]:
 
 
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
