@@ -277,3 +277,26 @@ def test_any_range_boundary_with_a_cut_anywhere_gives_the_exact_bytes(
     assert result == data
     assert got.size == size
     assert got.retries == (1 if proxy.fired else 0)
+
+
+def test_an_exception_from_progress_cancels_the_download_and_keeps_nothing(
+    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    """Cancellation as before: the callback's exception comes out, no file, ranges left unsent."""
+    admin_s3.put_object(Bucket=bucket, Key="obj", Body=os.urandom(6 * PART))
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    wire = Wire().attach(s3)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_a_mib(done: int, _total: int | None) -> None:
+        if done >= MiB:
+            raise Stop
+
+    with pytest.raises(Stop):
+        safes3.download(
+            s3, bucket, "obj", tmp_path / "out.bin", settings=FAST, progress=stop_after_a_mib
+        )
+    assert list(tmp_path.iterdir()) == []
+    assert len(wire.where("GET")) < 6
