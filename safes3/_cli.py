@@ -104,10 +104,7 @@ def _cmd_cp(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.flush()
             else:
                 target = Path(dst) / Path(key).name if Path(dst).is_dir() else Path(dst)
-                partial = target.with_name(target.name + ".safes3-partial")
-                with partial.open("wb") as fh:
-                    download(s3, bucket, key, fh, progress=progress)
-                partial.replace(target)
+                download(s3, bucket, key, target, progress=progress)
     return EXIT_OK
 
 

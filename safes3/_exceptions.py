@@ -131,3 +131,7 @@ class TransferError(SafeS3Error):
 
 class IntegrityError(TransferError):
     """Data read back or acknowledged by the server does not match what was sent."""
+
+
+class ObjectChangedError(IntegrityError):
+    """The object was replaced while it was being downloaded; nothing mixed was kept."""

@@ -67,6 +67,7 @@ class _Rule:
     status: int
     code: str
     fired: bool = False
+    times: int = 1
 
 
 @dataclass
@@ -97,10 +98,12 @@ class HttpFaultProxy:
         self._open: list[socket.socket] = []
         threading.Thread(target=self._accept, name="httpproxy", daemon=True).start()
 
-    def answer_once(self, matches: Callable[[Request], bool], status: int, code: str) -> None:
-        """Answer the first request ``matches`` picks with ``status`` and S3 error ``code``."""
+    def answer_once(
+        self, matches: Callable[[Request], bool], status: int, code: str, *, times: int = 1
+    ) -> None:
+        """Answer the first ``times`` requests ``matches`` picks with ``status`` and ``code``."""
         with self._lock:
-            self._rules.append(_Rule(matches, status, code))
+            self._rules.append(_Rule(matches, status, code, times=times))
 
     def rewrite(self, fn: Rewrite) -> None:
         """For every relayed request, ``fn(request, status, headers)`` may replace the answer."""
@@ -230,7 +233,8 @@ class HttpFaultProxy:
         with self._lock:
             for rule in self._rules:
                 if not rule.fired and rule.matches(request):
-                    rule.fired = True
+                    rule.times -= 1
+                    rule.fired = rule.times <= 0
                     return rule
         return None
 

@@ -21,6 +21,7 @@ EXPECTED = {
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "ObjectChangedError",
     "OperationRefusedError",
     "RoleAssumptionError",
     "SafeS3Error",
