@@ -22,6 +22,7 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   └── RoleAssumptionError
     └── TransferError               a managed transfer failed (upload aborted)
         └── IntegrityError          checksums disagree
+            └── ObjectChangedError  the object was replaced while it was downloaded
 
 Messages name what was refused and what to do instead; they never contain
 key material, secret keys or session tokens.
