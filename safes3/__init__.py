@@ -27,6 +27,7 @@ from safes3._exceptions import (
     StaticCredentialsRefusedError,
     TransferError,
 )
+from safes3._fsspec_options import storage_options as fsspec_storage_options
 from safes3._profiles import PROFILES, StoreProfile
 from safes3._role import AssumeRole
 from safes3._session import Session, client, is_guarded
@@ -66,6 +67,7 @@ __all__ = [
     "__version__",
     "client",
     "download",
+    "fsspec_storage_options",
     "is_guarded",
     "upload",
 ]
