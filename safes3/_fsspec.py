@@ -151,6 +151,7 @@ class SafeS3FileSystem(AbstractFileSystem):  # type: ignore[misc]
                 )
             if not found:
                 found = [self.info(path)]
+            found.sort(key=lambda entry: str(entry["name"]))
         return found if detail else [entry["name"] for entry in found]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
