@@ -57,13 +57,9 @@ def options(store: StoreInfo, encryption: str, **extra: Any) -> dict[str, Any]:
 
 
 def ssec_options(store: StoreInfo, key: bytes, **extra: Any) -> dict[str, Any]:
-    return options(
-        store,
-        "SSE-C",
-        ssec_key_env=KEY_ENV,
-        ssec_fingerprint=safes3.SSEC(key).fingerprint,
-        **extra,
-    )
+    settings = {"ssec_key_env": KEY_ENV, "ssec_fingerprint": safes3.SSEC(key).fingerprint}
+    settings.update(extra)
+    return options(store, "SSE-C", **settings)
 
 
 def b64(key: bytes) -> str:

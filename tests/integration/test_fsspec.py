@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,14 @@ import safes3
 from safes3 import _fsspec_options
 from safes3._fsspec import SafeS3FileSystem
 from safes3._refresh import RoleCredentials
-from tests.fsspecstores import KEY_ENV, b64, check_encrypted, options, ssec_options, write_credentials
+from tests.fsspecstores import (
+    KEY_ENV,
+    b64,
+    check_encrypted,
+    options,
+    ssec_options,
+    write_credentials,
+)
 from tests.storeinfo import StoreInfo
 
 if TYPE_CHECKING:
@@ -42,10 +48,10 @@ def source_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> Iterator[bytes]:
+def key(monkeypatch: pytest.MonkeyPatch) -> bytes:
     made = os.urandom(32)
     monkeypatch.setenv(KEY_ENV, b64(made))
-    yield made
+    return made
 
 
 def frame(rows: int = 20_000) -> pd.DataFrame:
@@ -71,7 +77,8 @@ def test_filesystem_surface(store: StoreInfo, admin_s3: S3Client, bucket: str, k
     with fs.open(f"{bucket}/dir/big", "wb") as f:
         for start in range(0, len(data), 3 * MIB):
             f.write(data[start : start + 3 * MIB])
-    assert f.upload_result is not None and f.upload_result.parts == 3
+    assert f.upload_result is not None
+    assert f.upload_result.parts == 3
     fs.pipe(f"{bucket}/dir/sub/small", b"hello")
     assert fs.ls(f"{bucket}/dir", detail=False) == [f"{bucket}/dir/big", f"{bucket}/dir/sub"]
     assert fs.info(f"{bucket}/dir/big")["size"] == len(data)
@@ -81,7 +88,10 @@ def test_filesystem_surface(store: StoreInfo, admin_s3: S3Client, bucket: str, k
     with pytest.raises(FileNotFoundError):
         fs.info(f"{bucket}/missing")
     assert fs.cat(f"{bucket}/dir/sub/small") == b"hello"
-    assert fs.cat_file(f"{bucket}/dir/big", 5 * MIB - 3, 5 * MIB + 3) == data[5 * MIB - 3 : 5 * MIB + 3]
+    assert (
+        fs.cat_file(f"{bucket}/dir/big", 5 * MIB - 3, 5 * MIB + 3)
+        == data[5 * MIB - 3 : 5 * MIB + 3]
+    )
     assert fs.cat(f"{bucket}/dir/big") == data
     with fs.open(f"{bucket}/dir/big", "rb") as f:
         f.seek(len(data) - 10)
@@ -109,16 +119,21 @@ def test_put_get_and_copy(
     ]
 
 
+def write_then_fail(fs: Any, path: str, size: int) -> None:
+    with fs.open(path, "wb") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        raise RuntimeError("the producer failed")
+
+
 def test_a_failed_write_leaves_nothing(
     store: StoreInfo, admin_s3: S3Client, bucket: str, key: bytes
 ) -> None:
     """An exception inside ``with fs.open(..., 'wb')`` aborts: no object, no open upload."""
     fs = fsspec.filesystem("safes3", **ssec_options(store, key, part_size_mib=5))
     for size in (1 * MIB, 11 * MIB):
-        with pytest.raises(RuntimeError), fs.open(f"{bucket}/partial", "wb") as f:
-            f.write(os.urandom(size))
-            f.flush()
-            raise RuntimeError("the producer failed")
+        with pytest.raises(RuntimeError, match="producer"):
+            write_then_fail(fs, f"{bucket}/partial", size)
     assert admin_s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
     assert admin_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
