@@ -96,6 +96,14 @@ def test_filesystem_surface(store: StoreInfo, admin_s3: S3Client, bucket: str, k
     with fs.open(f"{bucket}/dir/big", "rb") as f:
         f.seek(len(data) - 10)
         assert f.read() == data[-10:]
+        f.seek(0)
+        assert f.read() == data
+    with fs.open(f"{bucket}/dir/big", "rb", block_size=5 * MIB) as f:
+        assert f.read(10) == data[:10]
+        fs.pipe(f"{bucket}/dir/big", data[::-1])
+        with pytest.raises(safes3.TransferError, match="412"):
+            f.read(6 * MIB)
+    fs.pipe(f"{bucket}/dir/big", data)
     fs.mkdir(f"{bucket}/empty")
     assert not fs.exists(f"{bucket}/empty")
     check_encrypted(admin_s3, store, bucket, opts, key)
