@@ -167,13 +167,14 @@ class SafeS3FileSystem(AbstractFileSystem):  # type: ignore[misc]
             return {"name": bucket, "size": 0, "type": "directory"}
         lister = self._lister()
         try:
+            # An object named exactly ``key`` sorts first among the keys starting with it.
             exact = lister.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+            for item in exact.get("Contents", []):
+                if item["Key"] == key:
+                    return self._file_entry(bucket, item)
             below = lister.list_objects_v2(Bucket=bucket, Prefix=f"{key}/", MaxKeys=1)
         except ClientError as exc:
             raise self.translate(exc, path) from exc
-        for item in exact.get("Contents", []):
-            if item["Key"] == key:
-                return self._file_entry(bucket, item)
         if below.get("Contents"):
             return {"name": path, "size": 0, "type": "directory"}
         raise FileNotFoundError(path)

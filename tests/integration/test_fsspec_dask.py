@@ -49,13 +49,15 @@ WORKER_KEY = os.urandom(32)
 ABSENT_ENV = "SAFES3_TEST_KEY_NOWHERE"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("worker-logs")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> Iterator[Client]:
+    """One cluster for every store: pytest groups the tests by store, which would
+    restart a module-scoped cluster between the stores' groups."""
     home = tmp_path_factory.mktemp("aws")
     env = {
         "AWS_SHARED_CREDENTIALS_FILE": str(write_credentials(home)),
