@@ -27,7 +27,7 @@ from safes3._exceptions import (
     StaticCredentialsRefusedError,
     TransferError,
 )
-from safes3._fsspec_options import storage_options as fsspec_storage_options
+from safes3._fsspec_config import storage_options as fsspec_storage_options
 from safes3._profiles import PROFILES, StoreProfile
 from safes3._role import AssumeRole
 from safes3._session import Session, client, is_guarded

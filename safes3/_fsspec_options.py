@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safes3._config import Config
-from safes3._credentials import StaticCredentials
 from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
 from safes3._exceptions import ConfigurationError, EncryptionConfigError
 from safes3._role import AssumeRole, utc_now
@@ -39,7 +38,7 @@ from safes3._transfer_settings import TransferSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["FSOptions", "storage_options"]
+__all__ = ["FSOptions", "key_available"]
 
 MODES = ("SSE-KMS", "SSE-S3", "SSE-C")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -131,42 +130,13 @@ class FSOptions:
             )
         if (self.kms_key_id is not None) != (self.encryption == "SSE-KMS"):
             raise EncryptionConfigError("kms_key_id goes with encryption='SSE-KMS', and only there")
-        self._check_ssec()
+        _check_ssec(self)
         if self.part_size_mib is not None and not isinstance(self.part_size_mib, int):
             raise ConfigurationError("part_size_mib must be an int")
         self.transfer_settings()
         Config(**self._config_settings(SSES3(), credentials=None))
         if self.role_arn is not None:
             self._role()
-
-    def _check_ssec(self) -> None:
-        refs = [r for r in (self.ssec_key_env, self.ssec_key_file) if r is not None]
-        if self.encryption != "SSE-C":
-            if refs or self.ssec_fingerprint is not None:
-                raise EncryptionConfigError(
-                    "ssec_key_env/ssec_key_file/ssec_fingerprint go with encryption='SSE-C'"
-                )
-            return
-        if len(refs) != 1:
-            raise EncryptionConfigError(
-                "SSE-C needs exactly one key reference: ssec_key_env='VARIABLE' (base64 key in "
-                "the environment of every process) or ssec_key_file='/path' (a file readable "
-                "there); the key itself never goes into storage options"
-            )
-        if self.ssec_key_env is not None and not _ENV_NAME.match(self.ssec_key_env):
-            raise EncryptionConfigError(
-                f"ssec_key_env={self.ssec_key_env!r} is not an environment variable name"
-            )
-        if self.ssec_key_file is not None and not os.path.isabs(self.ssec_key_file):
-            raise EncryptionConfigError(
-                "ssec_key_file must be an absolute path: workers run in other directories"
-            )
-        fingerprint = self.ssec_fingerprint
-        if not isinstance(fingerprint, str) or len(fingerprint) != 24:
-            raise EncryptionConfigError(
-                "SSE-C needs ssec_fingerprint=safes3.SSEC(key).fingerprint (the key's base64 MD5, "
-                "not secret): each process checks the key it resolves against it"
-            )
 
     def as_kwargs(self) -> dict[str, Any]:
         """The storage options: only the fields that differ from the defaults."""
@@ -224,7 +194,7 @@ class FSOptions:
         elsewhere) gets a client that refuses every other operation before
         anything is sent; elsewhere this is the session's own client.
         """
-        if self.encryption != "SSE-C" or _key_available(self):
+        if self.encryption != "SSE-C" or key_available(self):
             return self.session_client()
         made: S3Client = _shared(self, "listing", self._new_listing_client)
         return made
@@ -272,6 +242,37 @@ class FSOptions:
         }
 
 
+def _check_ssec(self: FSOptions) -> None:
+    """The SSE-C fields: one key reference, a plausible fingerprint; only with SSE-C."""
+    refs = [r for r in (self.ssec_key_env, self.ssec_key_file) if r is not None]
+    if self.encryption != "SSE-C":
+        if refs or self.ssec_fingerprint is not None:
+            raise EncryptionConfigError(
+                "ssec_key_env/ssec_key_file/ssec_fingerprint go with encryption='SSE-C'"
+            )
+        return
+    if len(refs) != 1:
+        raise EncryptionConfigError(
+            "SSE-C needs exactly one key reference: ssec_key_env='VARIABLE' (base64 key in "
+            "the environment of every process) or ssec_key_file='/path' (a file readable "
+            "there); the key itself never goes into storage options"
+        )
+    if self.ssec_key_env is not None and not _ENV_NAME.match(self.ssec_key_env):
+        raise EncryptionConfigError(
+            f"ssec_key_env={self.ssec_key_env!r} is not an environment variable name"
+        )
+    if self.ssec_key_file is not None and not os.path.isabs(self.ssec_key_file):
+        raise EncryptionConfigError(
+            "ssec_key_file must be an absolute path: workers run in other directories"
+        )
+    fingerprint = self.ssec_fingerprint
+    if not isinstance(fingerprint, str) or len(fingerprint) != 24:
+        raise EncryptionConfigError(
+            "SSE-C needs ssec_fingerprint=safes3.SSEC(key).fingerprint (the key's base64 MD5, "
+            "not secret): each process checks the key it resolves against it"
+        )
+
+
 _LISTING_OPERATIONS = frozenset(
     {
         "ListObjectsV2",
@@ -313,7 +314,7 @@ def _where(options: FSOptions) -> str:
     return f"file {options.ssec_key_file}"
 
 
-def _key_available(options: FSOptions) -> bool:
+def key_available(options: FSOptions) -> bool:
     if options.ssec_key_env is not None:
         return bool(os.environ.get(options.ssec_key_env))
     return options.ssec_key_file is not None and os.access(options.ssec_key_file, os.R_OK)
@@ -347,90 +348,3 @@ def _read_key(options: FSOptions) -> SSEC:
             f"the SSE-C key file {options.ssec_key_file} holds neither 32 raw bytes nor a "
             "base64 key"
         ) from None
-
-
-def storage_options(
-    config: Config,
-    *,
-    ssec_key_env: str | None = None,
-    ssec_key_file: str | None = None,
-    role_source_profile: str | None = None,
-    part_size_mib: int | None = None,
-    max_concurrency: int | None = None,
-) -> dict[str, Any]:
-    """The ``safes3://`` storage options describing ``config``, with no secret in them.
-
-    For SSE-C, name where every process finds the key (``ssec_key_env`` or
-    ``ssec_key_file``); the key's fingerprint is taken from ``config``.
-    Credentials do not travel: with an :class:`~safes3.AssumeRole`, each
-    process assumes the role from its own environment's source credentials
-    (or ``role_source_profile``); without one, each uses its default chain.
-    """
-    settings: dict[str, Any] = {
-        "endpoint_url": config.endpoint_url,
-        "ca_bundle": None if config.ca_bundle is None else os.fspath(config.ca_bundle),
-        "store": config.store_profile.name,
-        "region": config.region,
-        "profile": config.profile,
-        "allow_static_credentials": config.allow_static_credentials,
-        "part_size_mib": part_size_mib,
-        "max_concurrency": max_concurrency,
-    }
-    if config.botocore_config is not None:
-        raise ConfigurationError(
-            "botocore_config cannot travel to other processes; drop it from the Config"
-        )
-    settings.update(_role_settings(config.credentials, role_source_profile))
-    settings.update(_encryption_settings(config.encryption, ssec_key_env, ssec_key_file))
-    options = FSOptions(**settings)
-    options.check()
-    if isinstance(config.encryption, SSEC) and _key_available(options):
-        options.resolve_encryption()
-    return options.as_kwargs()
-
-
-def _role_settings(credentials: object, source_profile: str | None) -> dict[str, Any]:
-    if credentials is None:
-        return {}
-    if not isinstance(credentials, AssumeRole):
-        raise ConfigurationError(
-            "static credentials cannot travel to other processes without their secret; give "
-            "every process source credentials in its environment and use safes3.AssumeRole"
-        )
-    if isinstance(credentials.source, StaticCredentials):
-        raise ConfigurationError(
-            "AssumeRole(source=StaticCredentials(...)) cannot travel without its secret; leave "
-            "source unset (each process's default chain) or name a profile"
-        )
-    if credentials.external_id is not None or credentials.mfa_serial is not None:
-        raise ConfigurationError(
-            "external_id and MFA cannot travel to workers; use a role without them"
-        )
-    return {
-        "role_arn": credentials.role_arn,
-        "role_session_name": credentials.session_name,
-        "role_duration_seconds": credentials.duration_seconds,
-        "role_session_policy": credentials.session_policy,
-        "role_source_profile": source_profile or credentials.source,
-        "sts_endpoint_url": credentials.sts_endpoint_url,
-    }
-
-
-def _encryption_settings(
-    encryption: Encryption, key_env: str | None, key_file: str | None
-) -> dict[str, Any]:
-    if isinstance(encryption, SSEKMS):
-        return {
-            "encryption": "SSE-KMS",
-            "kms_key_id": encryption.key_id,
-            "kms_context": None if encryption.context is None else dict(encryption.context),
-            "kms_bucket_key": encryption.bucket_key,
-        }
-    if isinstance(encryption, SSEC):
-        return {
-            "encryption": "SSE-C",
-            "ssec_key_env": key_env,
-            "ssec_key_file": key_file,
-            "ssec_fingerprint": encryption.fingerprint,
-        }
-    return {"encryption": "SSE-S3"}
