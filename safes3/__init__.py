@@ -29,6 +29,7 @@ from safes3._exceptions import (
     StaticCredentialsRefusedError,
     TransferError,
 )
+from safes3._fsspec_config import storage_options as fsspec_storage_options
 from safes3._profiles import PROFILES, StoreProfile
 from safes3._role import AssumeRole
 from safes3._session import Session, client, is_guarded
@@ -70,6 +71,7 @@ __all__ = [
     "__version__",
     "client",
     "download",
+    "fsspec_storage_options",
     "is_guarded",
     "upload",
 ]

@@ -41,6 +41,8 @@ _PATTERNS = [
         r"(?!\*\*\*)([^'\",&}\s]+)",
         re.IGNORECASE,
     ),
+    # STS answers, which botocore logs at DEBUG before safes3 can register the values.
+    re.compile(r"(<(?:SecretAccessKey|SessionToken)>)([^<]+)"),
 ]
 
 

@@ -35,6 +35,7 @@ EXPECTED = {
     "__version__",
     "client",
     "download",
+    "fsspec_storage_options",
     "is_guarded",
     "upload",
 }
