@@ -17,14 +17,15 @@ This reaches into two private botocore attributes (``_endpoint`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+import os
+import re
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.awsrequest import HeadersDict
-
 from safes3._exceptions import ACLRefusedError, InsecureTransportError, OperationRefusedError
-from safes3._operations import NEVER, OPERATIONS, Kind, loosening
+from safes3._frozen import Frozen, freeze, read_body
+from safes3._operations import NEVER, OPERATIONS, Kind, OperationClass, loosening
 from safes3._routes import Router, path_kind
 from safes3._rules import OperationRule, Policy, rules_for
 
@@ -41,7 +42,14 @@ __all__ = [
 
 _ACL_PREFIXES = ("x-amz-acl", "x-amz-grant-")
 _SSE_HEADER = "x-amz-server-side-encryption"
-_AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
+_AWS_S3_HOST = re.compile(
+    r"^(?:(?P<bucket>[a-z0-9][a-z0-9.-]*)\.)?"
+    r"s3(?:[.-](?:dualstack|accelerate|external-1|[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d))*"
+    r"\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+_UNKNOWN = OperationClass(Kind.OTHER)
 
 
 class Gate:
@@ -56,8 +64,8 @@ class Gate:
         self._aws = aws
 
     def send(self, request: Any) -> Any:
-        self.check(request)
-        return self._inner.send(request)
+        frozen = self.check(freeze(request), request)
+        return self._inner.send(frozen.prepared)
 
     def close(self) -> None:
         self._inner.close()
@@ -65,98 +73,60 @@ class Gate:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def check(self, request: Any) -> None:
-        """Raise unless ``request`` may be sent as it is."""
-        parts = urlsplit(str(request.url))
-        where = f"{request.method} {parts.scheme}://{parts.netloc}{parts.path}"
-        if parts.scheme.lower() != "https":
+    def check(self, frozen: Frozen, request: Any) -> Frozen:
+        """The request to send, once every check passed; raises otherwise."""
+        where = f"{frozen.method} {frozen.scheme}://{frozen.host}:{frozen.port}{frozen.path}"
+        if frozen.scheme != "https":
             raise InsecureTransportError(
                 f"{where} is not HTTPS; it was not sent (a later event handler or a "
                 "setting changed the URL: safes3 sends nothing without verified TLS)"
             )
-        host = (parts.hostname or "").lower()
-        if (parts.port or 443) != self._port or not self._host_allowed(host):
+        if frozen.port != self._port or not self._host_allowed(frozen.host):
             raise InsecureTransportError(
                 f"{where} is not the configured endpoint {self._host}:{self._port}; it was "
                 "not sent (the request was redirected after safes3's checks)"
             )
+        stated = frozen.headers.get("host")
+        if stated is not None and stated.lower() not in (
+            frozen.host,
+            f"{frozen.host}:{frozen.port}",
+        ):
+            raise InsecureTransportError(f"{where} names another Host ({stated}); not sent")
         if self._inner._verify != self._ca_path:
             raise InsecureTransportError(
                 f"{where} would not be verified with safes3's CA bundle "
                 f"({self._inner._verify!r} instead); it was not sent"
             )
+        if os.environ.get("SSLKEYLOGFILE"):
+            raise InsecureTransportError(
+                f"{where} was not sent: SSLKEYLOGFILE is set, so the TLS session keys of "
+                "every connection would be written to a file. Unset it"
+            )
         proxies = self._inner._proxy_config
         forwarding = proxies.settings.get("proxy_use_forwarding_for_https")
-        proxy = proxies.proxy_url_for(request.url) if forwarding else None
+        proxy = proxies.proxy_url_for(frozen.url) if forwarding else None
         if proxy:
             raise InsecureTransportError(
                 f"{where} would be forwarded in the clear to the proxy {urlsplit(proxy).netloc} "
                 "(proxy_use_forwarding_for_https); it was not sent. Drop that setting: a "
                 "tunnelling proxy never sees the request"
             )
-        self.check_request(request, parts, host)
+        return self.check_request(frozen, request)
 
-    def check_request(self, request: Any, parts: Any, host: str) -> None:
+    def check_request(self, frozen: Frozen, request: Any) -> Frozen:
         """Service-specific checks; the base checks only the transport."""
+        return frozen
 
     def _host_allowed(self, host: str) -> bool:
-        if host == self._host:
-            return True
         if self._aws:
-            return host.endswith(_AWS_SUFFIXES)
-        return host.endswith("." + self._host)
+            return _AWS_S3_HOST.match(host) is not None
+        return host == self._host or host.endswith("." + self._host)
 
     def bucket_in_host(self, host: str) -> bool:
-        if host == self._host:
-            return False
         if self._aws:
-            return not host.startswith(("s3.", "s3-"))
-        return True
-
-
-def _headers(request: Any, where: str) -> Mapping[str, Any]:
-    """The headers, readable by lower-case name.
-
-    botocore's own ``HeadersDict`` is case-insensitive and cannot hold a name
-    twice, so it is used as it is; anything else a handler put there is copied
-    and a repeated ``x-amz-*`` or ``host`` header (which urllib3 would send
-    twice) is refused.
-    """
-    headers = request.headers
-    if type(headers) is HeadersDict:
-        return _Lowered(headers)
-    found: dict[str, str] = {}
-    for name, value in request.headers.items():
-        low = name.lower()
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        if low in found and (low.startswith("x-amz-") or low == "host"):
-            raise InsecureTransportError(f"{where} carries {low} twice; it was not sent")
-        found[low] = text
-    return found
-
-
-class _Lowered(Mapping[str, str]):
-    """A ``HeadersDict`` seen through lower-case names, without copying values."""
-
-    def __init__(self, headers: HeadersDict) -> None:
-        self._headers = headers
-        self._names = [name.lower() for name in headers]
-
-    def __getitem__(self, name: str) -> str:
-        value = self._headers[name]
-        return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
+            found = _AWS_S3_HOST.match(host)
+            return found is not None and found.group("bucket") is not None
+        return host != self._host
 
 
 class S3Gate(Gate):
@@ -181,9 +151,9 @@ class S3Gate(Gate):
         self._rules = rules_for(service_model)
         self._allowed = frozenset(allowed)
 
-    def check_request(self, request: Any, parts: Any, host: str) -> None:
-        where = f"{request.method} {parts.path}"
-        wire = _headers(request, where)
+    def check_request(self, frozen: Frozen, request: Any) -> Frozen:
+        where = f"{frozen.method} {frozen.path}"
+        wire = frozen.headers
         names = frozenset(wire)
         for name in names:
             if name.startswith(_ACL_PREFIXES):
@@ -191,18 +161,18 @@ class S3Gate(Gate):
                     f"{where} carries the ACL header {name!r} (added after safes3's checks, "
                     "e.g. by another event handler); it was not sent"
                 )
-        stated_host = wire.get("host")
-        if stated_host is not None and stated_host.split(":")[0].lower() != host:
-            raise InsecureTransportError(f"{where} names another Host ({stated_host}); not sent")
-        kind = path_kind(parts.path, bucket_in_host=self.bucket_in_host(host))
-        found = self._router.operations(request.method, kind, parts.query, names)
+        kind = path_kind(frozen.path, bucket_in_host=self.bucket_in_host(frozen.host))
+        found = self._router.operations(frozen.method, kind, frozen.query, names)
         if not found:
             raise OperationRefusedError(
-                f"{where}?{parts.query} is no S3 operation safes3 knows; it was not sent",
+                f"{where}?{frozen.query} is no S3 operation safes3 knows; it was not sent",
                 operation=None,
             )
+        if any(OPERATIONS.get(name, _UNKNOWN).inspector is not None for name in found):
+            frozen = freeze(request, body=read_body(request.body))
         for name in found:
-            self._check_operation(name, wire, names, request.body)
+            self._check_operation(name, wire, names, frozen.prepared.body)
+        return frozen
 
     def _check_operation(
         self, name: str, wire: Mapping[str, Any], names: frozenset[str], body: Any
@@ -217,7 +187,7 @@ class S3Gate(Gate):
         if name in NEVER:
             refuse_loosening(name, "it changes an ACL", known.kind, ())
         if known.inspector is not None:
-            problem = loosening(name, wire, _body_bytes(body))
+            problem = loosening(name, wire, body)
             if problem is not None:
                 refuse_loosening(name, problem, known.kind, self._allowed)
         rule = self._rules[name]
@@ -252,27 +222,6 @@ def _check_foreign_encryption(rule: OperationRule, policy: Policy, wire: frozens
     for name in wire:
         if name.startswith(_SSE_HEADER) and name not in required:
             raise policy.conflict(rule, name)
-
-
-def _body_bytes(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes | bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode()
-    if hasattr(body, "seekable") and body.seekable():
-        start = body.tell()
-        try:
-            data = body.read()
-        finally:
-            body.seek(start)
-        return data if isinstance(data, bytes) else str(data).encode()
-    raise OperationRefusedError(
-        "a request that can change access or encryption has a streamed body that safes3 "
-        "cannot inspect; it was not sent",
-        operation=None,
-    )
 
 
 class StsGate(Gate):

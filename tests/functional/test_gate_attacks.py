@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3.s3.transfer
 import botocore.signers
 import pytest
 from botocore.config import Config as BotocoreConfig
@@ -202,12 +201,21 @@ def test_verification_turned_off_on_the_connection_is_refused(rec: Recorder) -> 
 
 
 def test_crt_transfer_client_refused_on_a_guarded_client(rec: Recorder) -> None:
+    """boto3 builds a CRT client only where it wins a machine-wide lock; either way, no CRT."""
     import awscrt  # noqa: F401  (the dev extras install it: the CRT path exists only with it)
+    import boto3.crt
+    from s3transfer.crt import CRTTransferManager
 
     s3 = make(rec)
     config = boto3.s3.transfer.TransferConfig(preferred_transfer_client="crt")
+    try:
+        transfer = boto3.s3.transfer.S3Transfer(client=s3, config=config)  # type: ignore[arg-type]
+    except safes3.InsecureTransportError as refused:
+        assert "CRT" in str(refused)
+    else:
+        assert not isinstance(transfer._manager, CRTTransferManager)  # type: ignore[attr-defined]
     with pytest.raises(safes3.InsecureTransportError, match="CRT"):
-        boto3.s3.transfer.S3Transfer(client=s3, config=config)  # type: ignore[arg-type]
+        boto3.crt.is_crt_compatible_request(s3, object())  # type: ignore[arg-type]
     assert rec.requests == []
 
 

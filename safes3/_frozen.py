@@ -1,0 +1,202 @@
+"""The request the gate checks is the request that is sent: a frozen, exact copy.
+
+A handler can hand the gate objects that answer one way when checked and
+another way when written: a ``str`` subclass whose ``upper()`` lies, a URL
+whose ``__str__`` differs from its value, a body that returns one document
+to the gate and another to the socket, a ``Content-Length`` shorter than the
+body (the rest would reach the server as a second, unchecked request).  So
+the gate accepts only exact built-in types, parses the URL the way both
+urllib3 (the connection) and botocore (the request target) will, and builds
+a new prepared request from what it checked: the headers copied, the
+inspected body as the bytes that were inspected, and any other stream body
+cut at its declared length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from botocore.awsrequest import AWSPreparedRequest, HeadersDict
+from urllib3.util import parse_url
+
+from safes3._exceptions import InsecureTransportError
+from safes3._parts import PartBody
+
+__all__ = ["Frozen", "freeze", "read_body"]
+
+_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+_BUFFERS = (bytes, bytearray, memoryview)
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """What the gate checks, and exactly what goes on."""
+
+    method: str
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    prepared: AWSPreparedRequest
+
+
+class _Lowered(Mapping[str, str]):
+    """Headers by lower-case name, values as text."""
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self._items = items
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Capped:
+    """A stream body that stops at its declared length, whatever the stream holds."""
+
+    def __init__(self, body: Any, length: int) -> None:
+        self._body = body
+        self._left = length
+
+    def read(self, size: int = -1, /) -> Any:
+        if self._left <= 0:
+            return b""
+        data = self._body.read(size)
+        if not isinstance(data, _BUFFERS):
+            raise InsecureTransportError("a request body stream returned something not bytes")
+        if len(data) > self._left:
+            data = memoryview(data)[: self._left]
+        self._left -= len(data)
+        return data
+
+
+def _refuse(where: str, why: str) -> InsecureTransportError:
+    return InsecureTransportError(f"{where}: {why}; it was not sent")
+
+
+def freeze(request: Any, *, body: bytes | None = None) -> Frozen:
+    """Check the request's types and framing, and copy it.
+
+    ``body``, when given, replaces the request's body (the bytes an
+    inspector read are the bytes sent).
+    """
+    method, url = request.method, request.url
+    if type(method) is not str or type(url) is not str:
+        raise _refuse("a request", "its method or URL is not a plain string")
+    method = method.upper()
+    if method not in _METHODS:
+        raise _refuse(url.split("?")[0], f"method {method!r} is not one S3 uses")
+    if any(c in url for c in "\\ \t\r\n#") or not url.isprintable():
+        raise _refuse(url.split("?")[0], "its URL holds characters URL parsers disagree on")
+    target, connection = urlparse(url), parse_url(url)
+    scheme = (target.scheme or "").lower()
+    host = (target.hostname or "").lower()
+    port = target.port or 443
+    agree = (
+        scheme == (connection.scheme or "").lower()
+        and host == (connection.host or "").lower().strip("[]")
+        and port == (connection.port or 443)
+        and not target.params
+    )
+    if not agree:
+        raise _refuse(url.split("?")[0], "its URL reads differently to urllib3 and botocore")
+    where = f"{method} {scheme}://{target.netloc}{target.path}"
+    copied, lowered = _copy_headers(request.headers, where)
+    sent_body = _framed(request.body if body is None else body, lowered, where)
+    prepared = AWSPreparedRequest(
+        method,
+        url,
+        copied,  # type: ignore[arg-type]
+        sent_body,
+        request.stream_output,
+        getattr(request, "context", None),
+    )
+    return Frozen(
+        method=method,
+        url=url,
+        scheme=scheme,
+        host=host,
+        port=port,
+        path=target.path,
+        query=target.query,
+        headers=_Lowered(lowered),
+        prepared=prepared,
+    )
+
+
+def _copy_headers(headers: Any, where: str) -> tuple[HeadersDict, dict[str, str]]:
+    copied = HeadersDict()
+    lowered: dict[str, str] = {}
+    for name, value in list(headers.items()):
+        if type(name) is not str or type(value) not in (str, bytes):
+            raise _refuse(where, f"header {name!r} is not a plain string")
+        low = name.lower()
+        if low in lowered:
+            raise _refuse(where, f"it carries {low} twice")
+        lowered[low] = value.decode("latin-1") if type(value) is bytes else value
+        copied[name] = value
+    return copied, lowered
+
+
+def _framed(body: Any, headers: dict[str, str], where: str) -> Any:
+    """The body to send, its length held to the declared Content-Length."""
+    declared = headers.get("content-length")
+    chunked = headers.get("transfer-encoding")
+    if chunked is not None and (chunked.lower() != "chunked" or declared is not None):
+        raise _refuse(where, "its Transfer-Encoding framing is not plain chunked")
+    length = None
+    if declared is not None:
+        if not declared.isdigit() or not declared.isascii():
+            raise _refuse(where, f"Content-Length {declared!r} is not a number")
+        length = int(declared)
+    if body is None:
+        if length not in (None, 0):
+            raise _refuse(where, "it declares a body it does not have")
+        return None
+    if type(body) is str:
+        body = body.encode()
+    if isinstance(body, _BUFFERS):
+        size = memoryview(body).nbytes
+        if length is not None and size != length:
+            raise _refuse(where, f"Content-Length {length} differs from its {size}-byte body")
+        return body if type(body) in _BUFFERS else memoryview(body)
+    if type(body) is PartBody:
+        if length is not None and len(body) != length:
+            raise _refuse(where, f"Content-Length {length} differs from its part body")
+        return body
+    if hasattr(body, "read"):
+        return _Capped(body, length) if length is not None else body
+    raise _refuse(where, f"its body is a {type(body).__name__}, not bytes or a stream")
+
+
+def read_body(body: Any) -> bytes:
+    """All of a (small) body as bytes, a stream rewound to where it was."""
+    if body is None:
+        return b""
+    if type(body) is str:
+        return body.encode()
+    if isinstance(body, _BUFFERS):
+        return bytes(body)
+    if hasattr(body, "seekable") and body.seekable():
+        start = body.tell()
+        try:
+            data = body.read()
+        finally:
+            body.seek(start)
+        if isinstance(data, _BUFFERS):
+            return bytes(data)
+    raise InsecureTransportError(
+        "a request that can change access or encryption has a body safes3 cannot read "
+        "back; it was not sent"
+    )
