@@ -13,9 +13,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3.crt
+import boto3.s3.transfer
 import botocore.signers
 import pytest
 from botocore.config import Config as BotocoreConfig
+from s3transfer.crt import CRTTransferManager
 
 import safes3
 from safes3._gate import gate_of
@@ -203,17 +206,17 @@ def test_verification_turned_off_on_the_connection_is_refused(rec: Recorder) -> 
 def test_crt_transfer_client_refused_on_a_guarded_client(rec: Recorder) -> None:
     """boto3 builds a CRT client only where it wins a machine-wide lock; either way, no CRT."""
     import awscrt  # noqa: F401  (the dev extras install it: the CRT path exists only with it)
-    import boto3.crt
-    from s3transfer.crt import CRTTransferManager
 
     s3 = make(rec)
     config = boto3.s3.transfer.TransferConfig(preferred_transfer_client="crt")
+    refused = None
     try:
         transfer = boto3.s3.transfer.S3Transfer(client=s3, config=config)  # type: ignore[arg-type]
-    except safes3.InsecureTransportError as refused:
-        assert "CRT" in str(refused)
+    except safes3.InsecureTransportError as exc:
+        refused = str(exc)
     else:
         assert not isinstance(transfer._manager, CRTTransferManager)  # type: ignore[attr-defined]
+    assert refused is None or "CRT" in refused
     with pytest.raises(safes3.InsecureTransportError, match="CRT"):
         boto3.crt.is_crt_compatible_request(s3, object())  # type: ignore[arg-type]
     assert rec.requests == []
