@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
 from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel, Shape
 
 __all__ = ["BUCKET", "KEY", "MODEL", "input_members", "method_name", "params_for", "value"]
 
@@ -53,7 +53,7 @@ def operation(name: str) -> OperationModel:
 def input_members(name: str) -> dict[str, Shape]:
     """The members of ``name``'s input shape (empty if it takes no input)."""
     shape = operation(name).input_shape
-    return dict(shape.members) if shape is not None else {}  # type: ignore[attr-defined]
+    return dict(shape.members) if shape is not None else {}
 
 
 def params_for(name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.config import Config as BotocoreConfig
 
 import safes3
@@ -123,12 +124,10 @@ class FakeTransport:
         sent = Sent(request.method or "", request.url or "", _lowered(request), _body(request))
         self.sent.append(sent)
         answer = self.respond(sent)
-        return AWSResponse(
-            sent.url,
-            answer.status,
-            dict(answer.headers),
-            _Raw(answer.body),  # type: ignore[arg-type]
-        )
+        headers = HTTPHeaders()
+        for name, value in answer.headers.items():
+            headers[name] = value
+        return AWSResponse(sent.url, answer.status, headers, _Raw(answer.body))
 
     def close(self) -> None:
         return
