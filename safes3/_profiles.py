@@ -16,8 +16,6 @@ from safes3._exceptions import ConfigurationError
 
 __all__ = ["PROFILES", "StoreProfile", "get_profile"]
 
-KmsKeyForm = Literal["id", "arn", "alias"]
-
 
 @dataclass(frozen=True, kw_only=True)
 class StoreProfile:
@@ -31,23 +29,18 @@ class StoreProfile:
     """Checks ``x-amz-checksum-*`` headers (else only Content-MD5 is checked)."""
     sse_s3_honoured: bool
     """Encrypts SSE-S3 (AES256) writes and echoes the header."""
-    sse_kms: bool
-    kms_key_forms: frozenset[KmsKeyForm]
     default_encryption: bool
     """Implements Put/Get/DeleteBucketEncryption (safely)."""
     public_access_block: bool
     block_public_acls_blocks_puts: bool
     """With ``BlockPublicAcls=true`` every PutObject is refused, even one without ACL headers."""
     sse_c_refused_over_http: bool
-    mixed_multipart_keys_refused: bool
-    """Refuses an UploadPart whose SSE-C key differs from the upload's."""
     copy_with_sse: bool
     """Server-side CopyObject/UploadPartCopy with SSE headers works."""
     kms_unknown_key_refused: bool
     """Refuses a write naming a KMS key it does not know (instead of creating one)."""
     object_acl_effective: bool
     """An object-level public-read ACL really opens the object to anonymous reads."""
-    sts: bool
     bool_secure_transport: bool
     """Enforces ``Bool aws:SecureTransport`` (not only ``BoolIfExists``)."""
     if_exists_conditions: bool
@@ -69,17 +62,13 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 trailer_checksums=True,
                 checksum_headers_verified=True,
                 sse_s3_honoured=True,
-                sse_kms=True,
-                kms_key_forms=frozenset({"id", "arn", "alias"}),
                 default_encryption=True,
                 public_access_block=True,
                 block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
-                mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
                 kms_unknown_key_refused=True,
                 object_acl_effective=True,
-                sts=True,
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
@@ -91,17 +80,13 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 trailer_checksums=False,
                 checksum_headers_verified=False,
                 sse_s3_honoured=False,
-                sse_kms=True,
-                kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=True,
                 block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=True,
-                mixed_multipart_keys_refused=True,
                 copy_with_sse=False,
                 kms_unknown_key_refused=True,
                 object_acl_effective=True,
-                sts=True,
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
@@ -113,17 +98,13 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 trailer_checksums=True,
                 checksum_headers_verified=True,
                 sse_s3_honoured=True,
-                sse_kms=True,
-                kms_key_forms=frozenset({"id", "alias"}),
                 default_encryption=True,
                 public_access_block=False,
                 block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=False,
-                mixed_multipart_keys_refused=False,
                 copy_with_sse=True,
                 kms_unknown_key_refused=False,
                 object_acl_effective=False,
-                sts=True,
                 bool_secure_transport=True,
                 if_exists_conditions=False,
                 ssec_condition_key=True,
@@ -135,17 +116,13 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 trailer_checksums=True,
                 checksum_headers_verified=True,
                 sse_s3_honoured=True,
-                sse_kms=True,
-                kms_key_forms=frozenset({"id"}),
                 default_encryption=True,
                 public_access_block=False,
                 block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
-                mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
                 kms_unknown_key_refused=True,
                 object_acl_effective=False,
-                sts=True,
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
@@ -157,17 +134,13 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 trailer_checksums=False,
                 checksum_headers_verified=False,
                 sse_s3_honoured=False,
-                sse_kms=True,
-                kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=False,
                 block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=False,
-                mixed_multipart_keys_refused=False,
                 copy_with_sse=False,
                 kms_unknown_key_refused=False,
                 object_acl_effective=True,
-                sts=True,
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,

@@ -2,8 +2,9 @@
 
 Which operation needs what is read from the S3 service model once (which
 inputs take ``SSECustomerKey``, ``CopySourceSSECustomerKey``,
-``ServerSideEncryption``, ``ACL``/``Grant*``; which outputs echo encryption),
-so a new S3 operation is covered by its shape, not by a hand-kept list.
+``ServerSideEncryption``, ``ACL``/``Grant*``), so a new S3 operation is
+covered by its shape, not by a hand-kept list.  The response fields that can
+prove encryption are the same three for every write (``_ECHOES``).
 Nothing here knows about botocore events: :mod:`safes3._hooks` wires these
 functions to them.
 """
@@ -55,7 +56,6 @@ class OperationRule:
     source_key: bool
     creates_object: bool
     is_write: bool
-    echo_fields: frozenset[str]
     body_checksum: bool
     checksum_headers: frozenset[str]
 
@@ -78,7 +78,6 @@ def rules_for(service_model: ServiceModel) -> dict[str, OperationRule]:
 
 def _derive(op: OperationModel) -> OperationRule:
     members = op.input_shape.members if op.input_shape is not None else {}
-    out = op.output_shape.members if op.output_shape is not None else {}
     acl = tuple(m for m in members if m == "ACL" or m.startswith("Grant"))
     creates = "ServerSideEncryption" in members and "Key" in members
     is_write = op.http.get("method") in {"PUT", "POST"} and "Key" in members
@@ -90,9 +89,6 @@ def _derive(op: OperationModel) -> OperationRule:
         source_key="CopySourceSSECustomerKey" in members,
         creates_object=creates,
         is_write=is_write and ("SSECustomerKey" in members or creates),
-        echo_fields=frozenset(
-            f for f in ("ServerSideEncryption", "SSECustomerKeyMD5", "SSEKMSKeyId") if f in out
-        ),
         body_checksum=bool(op.http_checksum.get("requestAlgorithmMember"))
         and op.has_streaming_input,
         checksum_headers=frozenset(
