@@ -67,7 +67,20 @@ class _Capped:
 
     def __init__(self, body: Any, length: int) -> None:
         self._body = body
+        self._length = length
         self._left = length
+        self._start = body.tell() if hasattr(body, "tell") else 0
+
+    def tell(self) -> int:
+        return self._start + self._length - self._left
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Rewinds within the declared length only (as a resend needs)."""
+        if whence != 0 or not self._start <= offset <= self._start + self._length:
+            raise InsecureTransportError("a request body was moved outside its declared length")
+        self._body.seek(offset)
+        self._left = self._length - (offset - self._start)
+        return offset
 
     def read(self, size: int = -1, /) -> Any:
         if self._left <= 0:

@@ -11,11 +11,12 @@ block turned on, a policy of Deny statements) still go through.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+
+from safes3 import _inspect as ins
+from safes3._inspect import Inspector
 
 __all__ = ["NEVER", "OPERATIONS", "Kind", "OperationClass", "loosening"]
 
@@ -28,9 +29,6 @@ class Kind(str, Enum):
     OTHER = "other"
 
 
-Inspector = Callable[[Mapping[str, str], bytes], "str | None"]
-
-
 @dataclass(frozen=True, slots=True)
 class OperationClass:
     kind: Kind
@@ -40,92 +38,13 @@ class OperationClass:
 NEVER = frozenset({"PutBucketAcl", "PutObjectAcl"})
 """ACL changes: refused whatever the settings say."""
 
-_GRANT_ELEMENTS = re.compile(
-    rb"<\s*(?:\w+:)?(Grant|Grantee|AccessControlList|TargetGrants|CannedACL)\b"
-)
-_OWNERSHIP = re.compile(rb"<\s*(?:\w+:)?ObjectOwnership\s*>\s*([A-Za-z]+)\s*<")
-_BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_ALGORITHM = re.compile(rb"<\s*(?:\w+:)?SSEAlgorithm\s*>\s*([^<\s]+)\s*<")
-_ENCRYPTING = frozenset({b"AES256", b"aws:kms", b"aws:kms:dsse"})
-
-
-def _grants(_headers: Mapping[str, str], body: bytes) -> str | None:
-    found = _GRANT_ELEMENTS.search(body)
-    return f"its body carries a <{found.group(1).decode()}> element" if found else None
-
-
-def _bucket_ownership(headers: Mapping[str, str], _body: bytes) -> str | None:
-    value = headers.get("x-amz-object-ownership", "BucketOwnerEnforced")
-    if value != "BucketOwnerEnforced":
-        return f"x-amz-object-ownership: {value} turns ACLs on for the bucket"
-    return None
-
-
-def _ownership_controls(_headers: Mapping[str, str], body: bytes) -> str | None:
-    values = {m.decode() for m in _OWNERSHIP.findall(body)}
-    loose = sorted(values - {"BucketOwnerEnforced"})
-    if loose or not values:
-        return f"ObjectOwnership {', '.join(loose) or '(none)'} turns ACLs back on"
-    return None
-
-
-def _public_access_block(_headers: Mapping[str, str], body: bytes) -> str | None:
-    off = []
-    for flag in _BLOCK_FLAGS:
-        match = re.search(rb"<\s*(?:\w+:)?" + flag.encode() + rb"\s*>\s*(\w+)\s*<", body)
-        if match is None or match.group(1).lower() != b"true":
-            off.append(flag)
-    return f"it leaves {', '.join(off)} off" if off else None
-
-
-def _public_policy(_headers: Mapping[str, str], body: bytes) -> str | None:
-    try:
-        document = json.loads(body)
-        statements = document.get("Statement", [])
-    except (ValueError, AttributeError):
-        return "its policy document cannot be read as JSON, so it cannot be checked"
-    if isinstance(statements, dict):
-        statements = [statements]
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        if "NotPrincipal" in statement:
-            return "it allows everyone outside a NotPrincipal list"
-        if _is_everyone(statement.get("Principal")) and not statement.get("Condition"):
-            return "it allows Principal '*' with no Condition (anyone on the internet)"
-    return None
-
-
-def _is_everyone(principal: object) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        values = principal.get("AWS", [])
-        values = values if isinstance(values, list) else [values]
-        return "*" in values
-    return False
-
-
-def _bucket_encryption(_headers: Mapping[str, str], body: bytes) -> str | None:
-    algorithms = set(_ALGORITHM.findall(body))
-    if not algorithms or not algorithms <= _ENCRYPTING:
-        named = ", ".join(sorted(a.decode() for a in algorithms)) or "none"
-        return f"its default encryption algorithm ({named}) is not one that encrypts"
-    return None
-
-
-def _always(what: str) -> Inspector:
-    def inspect(_headers: Mapping[str, str], _body: bytes) -> str | None:
-        return what
-
-    return inspect
-
-
 _R, _W, _O = Kind.READ, Kind.WRITE, Kind.OTHER
+_SENDS_OUT = ins.always(
+    "it sends copies of data, listings or events to a destination safes3 does not check"
+)
 _OTHER_NAMES = """
-AbortMultipartUpload CreateBucketMetadataConfiguration CreateBucketMetadataTableConfiguration
-CreateSession DeleteBucket DeleteBucketAnalyticsConfiguration DeleteBucketCors
-DeleteBucketIntelligentTieringConfiguration DeleteBucketInventoryConfiguration
+AbortMultipartUpload CreateSession DeleteBucket DeleteBucketAnalyticsConfiguration
+DeleteBucketCors DeleteBucketIntelligentTieringConfiguration DeleteBucketInventoryConfiguration
 DeleteBucketLifecycle DeleteBucketMetadataConfiguration DeleteBucketMetadataTableConfiguration
 DeleteBucketMetricsConfiguration DeleteBucketReplication DeleteBucketTagging DeleteBucketWebsite
 DeleteObject DeleteObjectAnnotation DeleteObjectTagging DeleteObjects GetBucketAbac
@@ -141,11 +60,9 @@ GetPublicAccessBlock HeadBucket ListBucketAnalyticsConfigurations
 ListBucketIntelligentTieringConfigurations ListBucketInventoryConfigurations
 ListBucketMetricsConfigurations ListBuckets ListDirectoryBuckets ListMultipartUploads
 ListObjectAnnotations ListObjectVersions ListObjects ListObjectsV2 ListParts
-PutBucketAccelerateConfiguration PutBucketAnalyticsConfiguration PutBucketCors
-PutBucketIntelligentTieringConfiguration PutBucketInventoryConfiguration PutBucketLifecycle
-PutBucketLifecycleConfiguration PutBucketMetricsConfiguration PutBucketNotification
-PutBucketNotificationConfiguration PutBucketReplication PutBucketRequestPayment
-PutBucketTagging PutBucketVersioning PutBucketWebsite PutObjectAnnotation PutObjectLegalHold
+PutBucketAccelerateConfiguration PutBucketCors PutBucketIntelligentTieringConfiguration
+PutBucketLifecycle PutBucketLifecycleConfiguration PutBucketMetricsConfiguration
+PutBucketRequestPayment PutBucketTagging PutBucketWebsite PutObjectAnnotation PutObjectLegalHold
 PutObjectLockConfiguration PutObjectRetention PutObjectTagging RenameObject
 UpdateBucketMetadataAnnotationTableConfiguration UpdateBucketMetadataInventoryTableConfiguration
 UpdateBucketMetadataJournalTableConfiguration WriteGetObjectResponse
@@ -174,32 +91,45 @@ OPERATIONS: Mapping[str, OperationClass] = {
             "CompleteMultipartUpload",
         )
     },
-    "CreateBucket": OperationClass(_O, _bucket_ownership),
-    "RestoreObject": OperationClass(_O, _grants),
-    "PutBucketLogging": OperationClass(Kind.ACCESS, _grants),
-    "PutBucketAcl": OperationClass(Kind.ACCESS, _always("it replaces the bucket's ACL")),
-    "PutObjectAcl": OperationClass(Kind.ACCESS, _always("it replaces the object's ACL")),
-    "PutBucketPolicy": OperationClass(Kind.ACCESS, _public_policy),
+    "CreateBucket": OperationClass(_O, ins.bucket_ownership),
+    "RestoreObject": OperationClass(_O, ins.restore),
+    "PutBucketVersioning": OperationClass(_O, ins.versioning),
+    "PutBucketLogging": OperationClass(Kind.ACCESS, _SENDS_OUT),
+    **{
+        name: OperationClass(Kind.ACCESS, _SENDS_OUT)
+        for name in (
+            "PutBucketReplication",
+            "PutBucketInventoryConfiguration",
+            "PutBucketAnalyticsConfiguration",
+            "PutBucketNotification",
+            "PutBucketNotificationConfiguration",
+            "CreateBucketMetadataConfiguration",
+            "CreateBucketMetadataTableConfiguration",
+        )
+    },
+    "PutBucketAcl": OperationClass(Kind.ACCESS, ins.always("it replaces the bucket's ACL")),
+    "PutObjectAcl": OperationClass(Kind.ACCESS, ins.always("it replaces the object's ACL")),
+    "PutBucketPolicy": OperationClass(Kind.ACCESS, ins.public_policy),
     "DeleteBucketPolicy": OperationClass(
-        Kind.ACCESS, _always("it removes every statement, Deny statements included")
+        Kind.ACCESS, ins.always("it removes every statement, Deny statements included")
     ),
-    "PutPublicAccessBlock": OperationClass(Kind.ACCESS, _public_access_block),
+    "PutPublicAccessBlock": OperationClass(Kind.ACCESS, ins.public_access_block),
     "DeletePublicAccessBlock": OperationClass(
-        Kind.ACCESS, _always("it turns the bucket's public access block off")
+        Kind.ACCESS, ins.always("it turns the bucket's public access block off")
     ),
-    "PutBucketOwnershipControls": OperationClass(Kind.ACCESS, _ownership_controls),
+    "PutBucketOwnershipControls": OperationClass(Kind.ACCESS, ins.ownership_controls),
     "DeleteBucketOwnershipControls": OperationClass(
-        Kind.ACCESS, _always("without ownership controls the bucket accepts ACLs again")
+        Kind.ACCESS, ins.always("without ownership controls the bucket accepts ACLs again")
     ),
     "PutBucketAbac": OperationClass(
-        Kind.ACCESS, _always("it changes attribute-based access control for the bucket")
+        Kind.ACCESS, ins.always("it changes attribute-based access control for the bucket")
     ),
-    "PutBucketEncryption": OperationClass(Kind.ENCRYPTION, _bucket_encryption),
+    "PutBucketEncryption": OperationClass(Kind.ENCRYPTION, ins.bucket_encryption),
     "DeleteBucketEncryption": OperationClass(
-        Kind.ENCRYPTION, _always("it removes the bucket's default encryption")
+        Kind.ENCRYPTION, ins.always("it removes the bucket's default encryption")
     ),
     "UpdateObjectEncryption": OperationClass(
-        Kind.ENCRYPTION, _always("it changes the encryption of stored objects")
+        Kind.ENCRYPTION, ins.always("it changes the encryption of stored objects")
     ),
 }
 

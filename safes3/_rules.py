@@ -27,6 +27,7 @@ from safes3._exceptions import (
     EncryptionPolicyError,
     InsecureTransportError,
 )
+from safes3._operations import OPERATIONS, Kind
 from safes3._profiles import StoreProfile
 
 __all__ = ["OperationRule", "Policy", "rules_for"]
@@ -80,7 +81,12 @@ def _derive(op: OperationModel) -> OperationRule:
     members = op.input_shape.members if op.input_shape is not None else {}
     acl = tuple(m for m in members if m == "ACL" or m.startswith("Grant"))
     creates = "ServerSideEncryption" in members and "Key" in members
-    is_write = op.http.get("method") in {"PUT", "POST"} and "Key" in members
+    known = OPERATIONS.get(op.name)
+    if known is not None:
+        is_write = known.kind is Kind.WRITE
+    else:
+        shaped = op.http.get("method") in {"PUT", "POST"} and "Key" in members
+        is_write = shaped and ("SSECustomerKey" in members or creates)
     return OperationRule(
         name=op.name,
         refused="AccessControlPolicy" in members,
@@ -88,7 +94,7 @@ def _derive(op: OperationModel) -> OperationRule:
         customer_key="SSECustomerKey" in members,
         source_key="CopySourceSSECustomerKey" in members,
         creates_object=creates,
-        is_write=is_write and ("SSECustomerKey" in members or creates),
+        is_write=is_write,
         body_checksum=bool(op.http_checksum.get("requestAlgorithmMember"))
         and op.has_streaming_input,
         checksum_headers=frozenset(

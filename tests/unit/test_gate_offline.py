@@ -119,10 +119,9 @@ LOOSENING_EXTRA: dict[str, dict[str, Any]] = {
             }
         }
     },
-    "PutBucketLogging": {
-        "BucketLoggingStatus": {
-            "LoggingEnabled": {"TargetBucket": "o", "TargetPrefix": "p", "TargetGrants": _GRANT_ALL}
-        }
+    "PutBucketVersioning": {
+        "VersioningConfiguration": {"MFADelete": "Disabled", "Status": "Enabled"},
+        "MFA": "serial 123456",
     },
 }
 """What makes the few operations whose required parameters loosen nothing loosen something."""

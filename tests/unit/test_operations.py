@@ -7,6 +7,7 @@ operation.  Nothing here talks to a server.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import botocore.session
@@ -112,7 +113,7 @@ def test_acl_operations_are_never_allowed() -> None:
             "PutBucketPolicy",
             {},
             b'{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"IpAddress":{}}}]}',
-            False,
+            True,
         ),
         ("PutBucketPolicy", {}, b'{"Statement":[{"Effect":"Deny","Principal":"*"}]}', False),
         ("PutBucketPolicy", {}, b"{not json", True),
@@ -120,9 +121,9 @@ def test_acl_operations_are_never_allowed() -> None:
         (
             "PutPublicAccessBlock",
             {},
-            b"<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
+            b"<C><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
             b"<BlockPublicPolicy>TRUE</BlockPublicPolicy>"
-            b"<RestrictPublicBuckets>true</RestrictPublicBuckets>",
+            b"<RestrictPublicBuckets>true</RestrictPublicBuckets></C>",
             False,
         ),
         (
@@ -144,6 +145,85 @@ def test_acl_operations_are_never_allowed() -> None:
         ("PutBucketLogging", {}, b"<TargetGrants/>", True),
         ("PutBucketEncryption", {}, b"<SSEAlgorithm>aws:kms</SSEAlgorithm>", False),
         ("PutBucketEncryption", {}, b"<SSEAlgorithm>none</SSEAlgorithm>", True),
+        # What parsers disagree on is refused, not guessed at.
+        (
+            "PutPublicAccessBlock",
+            {},
+            b"<C><!--<BlockPublicAcls>true</BlockPublicAcls>--><BlockPublicAcls>false"
+            b"</BlockPublicAcls></C>",
+            True,
+        ),
+        (
+            "PutBucketOwnershipControls",
+            {},
+            "<O><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></O>".encode("utf-16"),
+            True,
+        ),
+        ("RestoreObject", {}, b"<R><![CDATA[x]]></R>", True),
+        ("RestoreObject", {}, b"<R><OutputLocation><S3/></OutputLocation></R>", True),
+        ("PutBucketVersioning", {}, b"<V><Status>Enabled</Status></V>", False),
+        ("PutBucketVersioning", {}, b"<V><MfaDelete>Disabled</MfaDelete></V>", True),
+        # Everyone, however it is spelled, needs a condition that narrows.
+        *[
+            ("PutBucketPolicy", {}, json.dumps(doc).encode(), True)
+            for doc in (
+                {"Statement": [{"Effect": "Allow", "Principal": ["*"]}]},
+                {"Statement": [{"Effect": "Allow", "Principal": {"CanonicalUser": "*"}}]},
+                {"Statement": [{"Effect": "Allow", "Principal": {"Service": "*"}}]},
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+                        }
+                    ]
+                },
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}},
+                        }
+                    ]
+                },
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Condition": {"StringLike": {"aws:SourceVpce": "*"}},
+                        }
+                    ]
+                },
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                        }
+                    ]
+                },
+            )
+        ],
+        (
+            "PutBucketPolicy",
+            {},
+            json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Condition": {"IpAddress": {"aws:SourceIp": "10.1.0.0/16"}},
+                        }
+                    ]
+                }
+            ).encode(),
+            False,
+        ),
         ("DeleteBucketEncryption", {}, b"", True),
         ("GetObject", {}, b"", False),
     ],
