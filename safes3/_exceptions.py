@@ -19,7 +19,8 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   ├── StaticCredentialsRefusedError
     │   └── RoleAssumptionError
     └── TransferError               a managed transfer failed (upload aborted)
-        └── IntegrityError          checksums disagree
+        ├── IntegrityError          checksums disagree
+        └── BulkTransferError       objects of a bulk run not transferred (carries the result)
 
 Messages name what was refused and what to do instead; they never contain
 key material, secret keys or session tokens.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACLRefusedError",
+    "BulkTransferError",
     "CABundleError",
     "ConfigurationError",
     "CredentialsError",
@@ -116,3 +118,11 @@ class TransferError(SafeS3Error):
 
 class IntegrityError(TransferError):
     """Data read back or acknowledged by the server does not match what was sent."""
+
+
+class BulkTransferError(TransferError):
+    """Some objects of a bulk copy or sync were not transferred; ``result`` names them."""
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
