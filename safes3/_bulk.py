@@ -226,7 +226,7 @@ class _Engine:
         action = "copy" if self.src.is_s3 and self.dst.is_s3 else "upload"
         action = "download" if not self.dst.is_s3 else action
         if self.state is not None and item.rel in self.state.done:
-            self.result.unchanged.append(name)
+            self.ledger.count_unchanged()
             return
         if action == "download" and item.rel.endswith("/") and item.size == 0:
             self.ledger.refused(name, "folder marker (key ending in '/')", by_rule=True)
@@ -234,7 +234,7 @@ class _Engine:
         if not (syncing and known is not None and known[0] == item.size):
             known = None
         elif size_only or (dry_run and self._same(item, known)):
-            self.result.unchanged.append(name)
+            self.ledger.count_unchanged()
             return
         if dry_run:
             self.result.planned.append((action, name))

@@ -107,16 +107,17 @@ class BulkResult:
     retries, and names that cannot be copied (not UTF-8, too long, unsafe as
     a local path).  ``not_copied`` lists what the rules leave out on purpose
     (symbolic links not followed, special files, folder markers).
-    ``unchanged`` are objects a sync found identical, or a resumed run found
-    done in its state file.  ``planned`` is the plan of a dry run, as
+    ``transferred`` and ``unchanged`` are counts (names would grow with the
+    tree): objects sent, and objects a sync found identical or a resumed run
+    found done in its state file.  ``planned`` is the plan of a dry run, as
     ``(action, name)`` pairs.  ``peak_buffer_bytes`` is the most the memory
     budget had handed out at once.
     """
 
     source: str
     dest: str
-    transferred: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+    transferred: int = 0
+    unchanged: int = 0
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     not_copied: dict[str, str] = field(default_factory=dict)
@@ -162,6 +163,10 @@ class Ledger:
             self.counts[1] += 1
             self.counts[3] += size
 
+    def count_unchanged(self) -> None:
+        with self.lock:
+            self.result.unchanged += 1
+
     def refused(self, name: str, why: str, *, by_rule: bool) -> None:
         with self.lock:
             (self.result.not_copied if by_rule else self.result.failed)[name] = why
@@ -178,9 +183,9 @@ class Ledger:
             if outcome == "deleted":
                 self.result.deleted.append(name)
             elif outcome == "unchanged":
-                self.result.unchanged.append(name)
+                self.result.unchanged += 1
             else:
-                self.result.transferred.append(name)
+                self.result.transferred += 1
                 self.result.bytes += size
             if outcome != "deleted":
                 self.counts[0] += 1

@@ -141,12 +141,12 @@ def _summary(result: BulkResult, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary_dict(result), indent=2))
     else:
-        rate = len(result.transferred) / result.seconds if result.seconds else 0.0
+        rate = result.transferred / result.seconds if result.seconds else 0.0
         if result.planned:
             print(f"(dryrun) {len(result.planned)} planned", file=sys.stderr)
         print(
-            f"{len(result.transferred)} transferred ({result.bytes} bytes), "
-            f"{len(result.unchanged)} unchanged, {len(result.deleted)} deleted, "
+            f"{result.transferred} transferred ({result.bytes} bytes), "
+            f"{result.unchanged} unchanged, {len(result.deleted)} deleted, "
             f"{len(result.not_copied)} not copied, {len(result.failed)} failed "
             f"in {result.seconds:.1f} s ({rate:.0f} objects/s)",
             file=sys.stderr,
@@ -161,8 +161,8 @@ def summary_dict(result: BulkResult) -> dict[str, Any]:
     return {
         "source": result.source,
         "dest": result.dest,
-        "transferred": len(result.transferred),
-        "unchanged": len(result.unchanged),
+        "transferred": result.transferred,
+        "unchanged": result.unchanged,
         "deleted": sorted(result.deleted),
         "failed": dict(sorted(result.failed.items())),
         "not_copied": dict(sorted(result.not_copied.items())),
