@@ -203,6 +203,13 @@ def test_sync_compares_by_content_and_deletes_extras(
     _assert_all_encrypted(store, admin_s3, bucket)
 
 
+def _proxy(store: StoreInfo) -> HttpFaultProxy:
+    where = urlsplit(store.endpoint_url)
+    assert where.hostname is not None
+    assert where.port is not None
+    return HttpFaultProxy(where.hostname, where.port, store.ca_bundle)
+
+
 def _on_key(bucket: str, key: str, method: str) -> Any:
     def matches(request: Request) -> bool:
         path = unquote(urlsplit(request.target).path)
@@ -222,9 +229,7 @@ def test_store_failures_name_exactly_the_failed_objects(
     for i in range(40):
         (src / f"k{i:02d}").write_bytes(os.urandom(1000 + i))
     (src / "large").write_bytes(os.urandom(40 << 20))
-    host, port = urlsplit(store.endpoint_url).hostname, urlsplit(store.endpoint_url).port
-    assert host is not None and port is not None
-    with HttpFaultProxy(host, port, store.ca_bundle) as proxy:
+    with _proxy(store) as proxy:
         for _ in range(5):  # the engine's max_attempts
             for key in ("p/k03", "p/k31"):
                 proxy.answer_once(_on_key(bucket, key, "PUT"), 500, "InternalError")
@@ -261,7 +266,7 @@ def test_a_killed_copy_resumes_without_resending(
         (src / f"d{i % 6}" / f"f{i:03d}").write_bytes(os.urandom(2000))
     state = tmp_path / "state.jsonl"
     args = ["cp", "-r", str(src), f"s3://{bucket}/r", "--state", str(state)]
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         _cmd(store, *args, "--jobs", "2", "-q"), env=_env(store), stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
@@ -274,9 +279,7 @@ def test_a_killed_copy_resumes_without_resending(
     proc.wait()
     done = {json.loads(x)["done"] for x in state.read_text().splitlines()[1:]}
     assert 100 <= len(done) < 600
-    host, port = urlsplit(store.endpoint_url).hostname, urlsplit(store.endpoint_url).port
-    assert host is not None and port is not None
-    with HttpFaultProxy(host, port, store.ca_bundle) as proxy:
+    with _proxy(store) as proxy:
         again = _run(
             store, *args, "--json",
             SAFES3_ENDPOINT_URL=proxy.endpoint_url, SAFES3_CA_BUNDLE=proxy.ca_bundle_for_clients,
