@@ -15,6 +15,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.config import Config as BotocoreConfig
@@ -93,7 +94,31 @@ def _client(args: argparse.Namespace, writes: bool) -> Any:
         settings.max_concurrency
     )
     botocore = BotocoreConfig(max_pool_connections=pool, retries={"mode": "standard"})
-    return Session(dataclasses.replace(session.config, botocore_config=botocore)).client()
+    bulk = Session(dataclasses.replace(session.config, botocore_config=botocore))
+    _fast_timestamps(bulk)
+    return bulk.client()
+
+
+def _fast_timestamps(session: Session) -> None:
+    """Parse listings' ISO 8601 timestamps with the standard library, not dateutil.
+
+    botocore's dateutil parser is about half the CPU of a large listing; the
+    one this session's clients use is set on its botocore session before any
+    client exists.  Anything ``fromisoformat`` cannot read goes to botocore's.
+    """
+    from botocore.utils import parse_timestamp
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str) and value.endswith("Z") and "T" in value:
+            try:
+                return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+            except ValueError:
+                pass
+        return parse_timestamp(value)
+
+    inner = getattr(session.boto3_session, "_session", None)
+    if inner is not None:
+        inner.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse)
 
 
 def run_bulk(args: argparse.Namespace, *, sync: bool) -> int:
