@@ -250,6 +250,7 @@ def test_store_failures_name_exactly_the_failed_objects(
     err = run.stderr.decode()
     for name in failed:
         assert name in err
+    print(f"peak RSS KiB: 1,000 files {base}, 20,000 files {big}, no-op sync {noop}")
     stored = _keys(admin_s3, bucket)
     assert set(stored) == {f"p/k{i:02d}" for i in range(40)} - {"p/k03", "p/k31"}
     assert _assert_all_encrypted(store, admin_s3, bucket) == 38
@@ -335,6 +336,7 @@ def test_memory_stays_bounded_with_20000_tiny_files(
     )
     big = _peak_rss_kib(store, "cp", "-r", str(large), f"s3://{bucket}/large", "-q", "--jobs", "32")
     noop = _peak_rss_kib(store, "sync", str(large), f"s3://{bucket}/large", "-q")
+    print(f"peak RSS KiB: 1,000 files {base}, 20,000 files {big}, no-op sync {noop}")
     stored = _keys(admin_s3, bucket)
     _delete_quickly(admin_s3, bucket, list(stored))
     assert len(stored) == 21_000
