@@ -23,6 +23,7 @@ from botocore.config import Config as BotocoreConfig
 
 import safes3
 from benchmarks._raw import raw_get, raw_put
+from safes3 import _rangeread as safes3_rangeread
 
 __all__ = ["Spec", "run_child"]
 
@@ -51,6 +52,7 @@ class Spec:
     store_json: str | None = None
     part_mib: int | None = None
     concurrency: int | None = None
+    read_kib: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -202,6 +204,8 @@ def _transfer(spec: Spec) -> Callable[[], None]:
             return client_pipe
         return lambda: s3.upload_file(spec.source, spec.bucket, spec.key)
     settings = _settings(spec)
+    if spec.read_kib is not None:
+        safes3_rangeread.CHUNK = spec.read_kib * 1024
     if w == "download":
         return lambda: _discard(safes3.download(s3, spec.bucket, spec.key, dest, settings=settings))
     if w == "pipe":

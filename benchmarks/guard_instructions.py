@@ -1,15 +1,19 @@
 """The guards' cost per request in CPU instructions: repeatable where seconds are not.
 
-Each variant runs N small PutObject (or GetObject) calls under
-``valgrind --tool=callgrind``, once with N=LOW and once with N=HIGH; the
-difference divided by HIGH-LOW is the instruction count of one request, free
-of start-up cost.  The HTTP exchange is answered at ``before-send`` with a
-canned 200 carrying the encryption echo, so only client work is counted: the
-canned answer is faithful to what the client parses, not to a server.
+Each variant runs N small PutObject (or GetObject, or a 1 KiB put followed
+by a get) calls under ``valgrind --tool=callgrind``, once with N=LOW and once
+with N=HIGH; the difference divided by HIGH-LOW is the instruction count of
+one request, free of start-up cost.  The HTTP exchange is answered by a
+canned 200 carrying the encryption echo *in place of urllib3*, below the
+client's HTTP session (and so below safes3's gate, which is counted): only
+client work is measured, and the canned answer is faithful to what the
+client parses, not to a server.
 
 ``plain`` is boto3 configured as safes3 configures it (SigV4, unsigned
 payload, checksums when required, path style) and given the same encryption
 parameters and a CRC32 it computes itself, so the difference is the guards.
+``default`` is boto3 with its defaults and the same encryption parameters:
+what an application swapping in safes3 compares against.
 
     python -m benchmarks.guard_instructions            # needs valgrind (apt)
 """
@@ -25,7 +29,7 @@ import zlib
 from typing import Any
 
 _LOW, _HIGH = 50, 250
-_BODY = b"x" * 4096
+_BODY = b"x" * 1024
 _KEY = bytes(range(32))
 
 
@@ -37,13 +41,29 @@ class _Raw:
         yield b""
 
 
-def _canned(headers: dict[str, str]) -> Any:
-    from botocore.awsrequest import AWSResponse
+class _Canned:
+    """Stands in for urllib3: the innermost HTTP session of a client."""
 
-    def answer(request: Any, **_: Any) -> Any:
-        return AWSResponse(request.url, 200, headers, _Raw(headers))  # type: ignore[arg-type]
+    def __init__(self, headers: dict[str, str], replaced: Any) -> None:
+        self.headers = headers
+        self._verify = replaced._verify
+        self._proxy_config = replaced._proxy_config
 
-    return answer
+    def send(self, request: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        return AWSResponse(request.url, 200, self.headers, _Raw(self.headers))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        return
+
+
+def _answer_below_http(s3: Any, headers: dict[str, str]) -> None:
+    session = s3._endpoint.http_session
+    if hasattr(session, "_inner"):
+        session._inner = _Canned(headers, session._inner)
+    else:
+        s3._endpoint.http_session = _Canned(headers, session)
 
 
 def _child(variant: str, op: str, count: int) -> None:
@@ -83,6 +103,8 @@ def _child(variant: str, op: str, count: int) -> None:
             s3={"addressing_style": "path", "payload_signing_enabled": False},
             retries={"mode": "standard"},
         )
+        if variant.startswith("default"):
+            config = Config(s3={"addressing_style": "path"})
         s3 = boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint,
@@ -98,16 +120,16 @@ def _child(variant: str, op: str, count: int) -> None:
         )
         put_extra = dict(sse)
         get_extra = dict(sse) if ssec else {}
-    s3.meta.events.register_last("before-send.s3", _canned(headers))
-    plain = not variant.startswith("safes3")
+    _answer_below_http(s3, headers)
+    plain = variant.startswith("plain")
     for _ in range(count):
-        if op == "put":
+        if op in ("put", "put+get"):
             extra = dict(put_extra)
             if plain:
                 crc = zlib.crc32(_BODY).to_bytes(4, "big")
                 extra["ChecksumCRC32"] = base64.b64encode(crc).decode()
             s3.put_object(Bucket="b", Key="k", Body=_BODY, **extra)
-        else:
+        if op in ("get", "put+get"):
             s3.get_object(Bucket="b", Key="k", **get_extra)
 
 
@@ -143,17 +165,20 @@ def main() -> None:
         variant, op, count = args.child
         _child(variant, op, int(count))
         return
-    print("| request | plain boto3 instr/req | safes3 instr/req | ratio |")
-    print("| --- | ---: | ---: | ---: |")
+    print(
+        "| 1 KiB request | boto3 defaults instr | boto3 as safes3 instr | safes3 instr "
+        "| vs defaults | vs same setup |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for mode in ("kms", "ssec"):
-        for op in ("put", "get"):
+        for op in ("put", "get", "put+get"):
             per = {}
-            for variant in (f"plain-{mode}", f"safes3-{mode}"):
+            for variant in (f"default-{mode}", f"plain-{mode}", f"safes3-{mode}"):
                 low = _instructions(variant, op, _LOW)
                 high = _instructions(variant, op, _HIGH)
                 per[variant] = (high - low) / (_HIGH - _LOW)
-            p, s = per[f"plain-{mode}"], per[f"safes3-{mode}"]
-            print(f"| {op} {mode} | {p:,.0f} | {s:,.0f} | {s / p:.3f} |")
+            d, p, s = (per[f"{v}-{mode}"] for v in ("default", "plain", "safes3"))
+            print(f"| {op} {mode} | {d:,.0f} | {p:,.0f} | {s:,.0f} | {s / d:.3f} | {s / p:.3f} |")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def _target(
         workdir=str(workdir),
         part_mib=args.part_mib,
         concurrency=args.concurrency,
+        read_kib=args.read_kib,
     )
     if args.target == "sink":
         with running_sink() as sink:
@@ -253,7 +254,7 @@ def summarise(
     for subject in SUBJECTS:
         if subject not in runs:
             continue
-        for den in ("raw-tls", "boto3-default"):
+        for den in ("raw-tls", "boto3-default", "boto3-tuned"):
             if den not in runs:
                 continue
             thr = _ratio(runs, subject, den, "mb_per_s")
@@ -290,6 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part-mib", type=int, help="safes3 part size (default: its default)")
     parser.add_argument(
         "--concurrency", type=int, help="safes3 parts in flight (default: its default)"
+    )
+    parser.add_argument(
+        "--read-kib", type=int, help="safes3 download read size in KiB (default: its default)"
     )
     args = parser.parse_args(argv)
     if args.child:

@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,8 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import __version__
 from safes3._clibulk import add_cp_options, add_sync_command, run_bulk
-from safes3._clisettings import encryption_setting, load_ssec, session_for
+from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, session_for
 from safes3._clitransfer import download, upload
+from safes3._encryption import SSEC
 from safes3._exceptions import SafeS3Error
 
 __all__ = ["main"]
@@ -106,10 +107,7 @@ def _cmd_cp(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.flush()
             else:
                 target = Path(dst) / Path(key).name if Path(dst).is_dir() else Path(dst)
-                partial = target.with_name(target.name + ".safes3-partial")
-                with partial.open("wb") as fh:
-                    download(s3, bucket, key, fh, progress=progress)
-                partial.replace(target)
+                download(s3, bucket, key, target, progress=progress)
     return EXIT_OK
 
 
@@ -145,15 +143,15 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 def _cmd_rm(args: argparse.Namespace) -> int:
     s3 = session_for(args, encryption_setting(args, required=False)).client()
     bucket, key = _split(args.url)
-    keys = [key]
-    if args.recursive:
-        keys = [
+    if not key and not args.recursive:
+        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+    keys: Iterable[str] = [key]
+    if args.recursive:  # streamed: a page of keys in memory at a time
+        keys = (
             o["Key"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
             for o in page.get("Contents", [])
-        ]
-    elif not key:
-        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+        )
     for k in keys:
         s3.delete_object(Bucket=bucket, Key=k)
         if not args.quiet:
@@ -168,13 +166,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from safes3._audit import audit_bucket, exit_code
     from safes3._auditreport import to_json, to_sarif, write_table
 
-    session = session_for(args, encryption_setting(args, required=False))
+    setting = encryption_setting(args, required=False)
+    ssec = setting if isinstance(setting, SSEC) else None
+    session = session_for(args, READ_ONLY_ENCRYPTION)  # reads must not depend on the policy
     s3, profile = session.client(), session.config.store_profile
     reports = []
     for bucket in args.buckets:
         with _progress(args, f"scan {bucket}") as progress:
             reports.append(
-                audit_bucket(s3, bucket, profile, workers=args.workers, progress=progress)
+                audit_bucket(
+                    s3, bucket, profile, workers=args.workers, progress=progress, ssec=ssec
+                )
             )
     if args.sarif:
         Path(args.sarif).write_text(json.dumps(to_sarif(reports, __version__), indent=2))
@@ -189,8 +191,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     from safes3 import _policygen as pg
     from safes3._profiles import get_profile
 
-    if args.replace and not args.apply:
-        raise SafeS3Error("--replace only changes what --apply does; add --apply")
+    if (args.replace or args.allow_self_deny) and not args.apply:
+        raise SafeS3Error(
+            "--replace and --allow-self-deny only change what --apply does; add --apply"
+        )
     session = session_for(args, encryption_setting(args, required=False)) if args.apply else None
     profile = (
         session.config.store_profile
@@ -213,27 +217,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     if session is None:
         print(pg.dumps(policy))
         return EXIT_OK
-    s3 = session.client()
-    kept = 0
-    if not args.replace:
-        policy, kept = pg.merged(_current_policy(s3, b), policy)
-    print(pg.dumps(policy))
-    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
-    stored = s3.get_bucket_policy(Bucket=b)["Policy"]
-    if not pg.same_policy(stored, policy):
-        raise SafeS3Error(f"the policy read back from {b} differs from the one put: {stored}")
-    how = "replaced its policy" if args.replace else f"kept {kept} existing statement(s)"
-    print(f"applied to {b} ({how}) and verified by reading it back", file=sys.stderr)
+    from safes3._clipolicy import apply_policy
+
+    apply_policy(session, b, policy, replace=args.replace, allow_self_deny=args.allow_self_deny)
     return EXIT_OK
-
-
-def _current_policy(s3: Any, bucket: str) -> str | None:
-    try:
-        return str(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
-            return None
-        raise
 
 
 def _env_store() -> str | None:
@@ -243,45 +230,9 @@ def _env_store() -> str | None:
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
-    from safes3._encryption import SSEC
-    from safes3._rekey import Rekeyer, StateFile, rekey
+    from safes3._clirekey import run_rekey
 
-    bucket, prefix = _split(args.url)
-    new = load_ssec(args.new_key) if args.new_key else encryption_setting(args, required=True)
-    old = load_ssec(args.old_key) if args.old_key else None
-    if old is None and not args.encrypt:
-        raise SafeS3Error("give --old-key SOURCE to rotate SSE-C keys, or --encrypt")
-    if old is not None and isinstance(new, SSEC) and old == new:
-        raise SafeS3Error("the old and the new SSE-C key are the same key")
-    writer_session = session_for(args, new)
-    reader = session_for(args, old).client() if old else None
-    if reader is None:
-        reader = session_for(args, encryption_setting(args, required=False)).client()
-    job = Rekeyer(
-        writer=writer_session.client(),
-        reader=reader,
-        new=new,
-        old=old,
-        profile=writer_session.config.store_profile,
-    )
-    state = StateFile(Path(args.state), job.header(bucket, prefix))
-
-    def report(key: str, status: str) -> None:
-        if args.json:
-            print(json.dumps({"key": key, "status": status}), flush=True)
-        elif not args.quiet:
-            print(f"{status}: s3://{bucket}/{key}", flush=True)
-
-    result = rekey(job, bucket, prefix, state, report)
-    summary = {"done": len(result.done), "skipped": len(result.skipped), "failed": result.failed}
-    print(
-        json.dumps(summary)
-        if args.json
-        else f"{len(result.done)} rewritten, {len(result.skipped)} skipped, "
-        f"{len(result.failed)} failed",
-        file=sys.stdout if args.json else sys.stderr,
-    )
-    return EXIT_ERROR if result.failed else EXIT_OK
+    return run_rekey(args, _split)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -375,6 +326,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --apply: replace the bucket's whole policy instead of adding to it",
     )
+    p.add_argument(
+        "--allow-self-deny",
+        action="store_true",
+        help="with --apply: apply even a policy that would deny you (see docs/cli.md)",
+    )
     p.set_defaults(func=_cmd_policy)
 
     p = sub.add_parser("rekey", parents=[common], help="rotate SSE-C keys or encrypt plaintext")
@@ -393,6 +349,11 @@ def _parser() -> argparse.ArgumentParser:
         help="progress file for resuming (holds key fingerprints, never keys)",
     )
     p.add_argument("--json", action="store_true", help="one JSON line per object")
+    p.add_argument(
+        "--purge-old-versions",
+        action="store_true",
+        help="on a versioned bucket, delete each replaced version once the new one is proven",
+    )
     p.set_defaults(func=_cmd_rekey)
 
     p = sub.add_parser("demo", help="run the demonstration against a test store")

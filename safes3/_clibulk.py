@@ -116,7 +116,8 @@ def _fast_timestamps(session: Session) -> None:
                 pass
         return parse_timestamp(value)
 
-    inner = getattr(session.boto3_session, "_session", None)
+    boto = getattr(session, "boto3_session", None) or getattr(session, "_boto", None)
+    inner = getattr(boto, "_session", None)
     if inner is not None:
         inner.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse)
 

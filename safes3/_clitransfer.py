@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from safes3._download import download as _download
@@ -31,9 +32,18 @@ def download(
     s3: Any,
     bucket: str,
     key: str,
-    dest: IO[bytes],
+    dest: IO[bytes] | Path,
     *,
     progress: Progress | None = None,
 ) -> None:
-    """Stream ``s3://bucket/key`` into ``dest``."""
-    _download(s3, bucket, key, cast(BinaryIO, dest), progress=progress)
+    """Fetch ``s3://bucket/key`` into a file or a stream, verified.
+
+    A path gets the verified file or nothing at all: the bytes are written
+    into a file with no name (``O_TMPFILE``; elsewhere a hidden temporary
+    file removed on any failure, Ctrl-C included) that is renamed over the
+    path only after every check passed.  A stream (stdout) gets the bytes in
+    order as they are checked range by range; a failure then exits non-zero
+    after what was already written.
+    """
+    target: Path | BinaryIO = dest if isinstance(dest, Path) else cast(BinaryIO, dest)
+    _download(s3, bucket, key, target, progress=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from botocore.config import Config as BotocoreConfig
@@ -10,11 +11,14 @@ from botocore.config import Config as BotocoreConfig
 from safes3._credentials import StaticCredentials
 from safes3._encryption import Encryption
 from safes3._exceptions import ConfigurationError, InsecureTransportError
+from safes3._operations import NEVER, OPERATIONS
 from safes3._profiles import StoreProfile, get_profile
 from safes3._role import AssumeRole
 from safes3._tls import CABundle, check_https_url, check_tls_floor, load_ca_bundle
 
 __all__ = ["Config"]
+
+_WEEK = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +32,12 @@ class Config:
     ``seaweedfs``, ``minio``, ``generic``; default ``aws`` without an endpoint,
     ``generic`` with one).  ``verify`` exists only so that ``verify=False``
     can be refused loudly.
+
+    ``allow_operations`` names operations that change access or encryption
+    (``PutBucketPolicy`` with a public statement, ``DeletePublicAccessBlock``,
+    ``DeleteBucketEncryption``...) that this client may send anyway; ACL
+    changes are refused whatever it says.  ``presign_max_expires`` caps the
+    lifetime of presigned URLs and POST forms, in seconds.
     """
 
     encryption: Encryption
@@ -40,6 +50,8 @@ class Config:
     allow_static_credentials: bool = False
     botocore_config: BotocoreConfig | None = None
     verify: bool | None = None
+    allow_operations: frozenset[str] = frozenset()
+    presign_max_expires: int = 3600
     store_profile: StoreProfile = field(init=False, repr=False)
     tls: CABundle = field(init=False, repr=False)
 
@@ -66,12 +78,44 @@ class Config:
         object.__setattr__(self, "store_profile", get_profile(self.store or default))
         if self.botocore_config is not None:
             _check_botocore_config(self.botocore_config)
+        object.__setattr__(self, "allow_operations", _allowed(self.allow_operations))
+        expires = self.presign_max_expires
+        if isinstance(expires, bool) or not isinstance(expires, int) or not 1 <= expires <= _WEEK:
+            raise ConfigurationError(
+                f"presign_max_expires must be 1..{_WEEK} seconds (SigV4's limit), got {expires!r}"
+            )
+
+
+def _allowed(names: object) -> frozenset[str]:
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ConfigurationError(
+            "allow_operations takes a set of S3 operation names, e.g. {'PutBucketPolicy'}"
+        )
+    found = frozenset(str(n) for n in names)
+    for name in sorted(found):
+        known = OPERATIONS.get(name)
+        if name in NEVER:
+            raise ConfigurationError(
+                f"{name} changes an ACL; safes3 never allows that, whatever the settings"
+            )
+        if known is None or known.inspector is None:
+            raise ConfigurationError(
+                f"allow_operations names {name!r}, which is not an operation safes3 refuses; "
+                "it takes only operations that change access or encryption"
+            )
+    return found
 
 
 def _check_botocore_config(cfg: BotocoreConfig) -> None:
     if getattr(cfg, "signature_version", None) not in (None, "s3v4"):
         raise ConfigurationError(
             "safes3 signs with SigV4 only (signature_version='s3v4'); drop the setting"
+        )
+    proxies = getattr(cfg, "proxies_config", None) or {}
+    if proxies.get("proxy_use_forwarding_for_https"):
+        raise InsecureTransportError(
+            "proxies_config proxy_use_forwarding_for_https=True hands every request, SSE-C keys "
+            "included, to the proxy in the clear; drop it (a tunnelling proxy sees nothing)"
         )
     s3 = getattr(cfg, "s3", None) or {}
     if s3.get("payload_signing_enabled") is not None:

@@ -1,27 +1,28 @@
-"""Parallel ranged download through a guarded client, verified, with bounded memory.
+"""Parallel ranged download through a guarded client, verified, consistent, at TLS speed.
 
-Workers fetch byte ranges into reusable buffers (each range retried on its
-own); the caller's thread writes them in order to the file or stream, so at
-most ``max_concurrency + 1`` range buffers exist.  The CRC (CRC32C or CRC32:
-the one the store keeps, or the caller names) is computed by the worker as
-the range arrives.  When the object was uploaded in equal parts and the store
-keeps a composite checksum, the ranges are aligned to those parts so the
-composite can be checked; a whole-object CRC (from the store, or from the
-caller's :class:`UploadResult`) is checked by combining the ranges' CRCs.
-A file is written under a temporary name and moved into place only once
+A HeadObject gives the size, the checksum the store keeps and the ETag (and
+VersionId) that pins every ranged GET to one version of the object
+(:mod:`safes3._rangeread`): an object replaced mid-download is never mixed
+into the result.  To a path, the ranges are written into their place in a
+nameless file (:mod:`safes3._destfile`, :mod:`safes3._fetchers`), and a
+replaced object means starting again from the HeadObject, at most
+``_RESTARTS`` times, then :class:`ObjectChangedError`; to a stream, it is
+that error at once (the stream then holds a prefix of one version).  The
+CRC (CRC32C or CRC32: the one the store keeps, or the caller names) is
+computed by the workers a chunk at a time as the bytes arrive.  When the
+object was uploaded in equal parts and the store keeps a composite checksum,
+the ranges are aligned to those parts so the composite can be checked; a
+whole-object CRC (from the store, or from the caller's :class:`UploadResult`)
+is checked by combining the ranges' CRCs.  A file gets its name only once
 verified.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
-import ssl
-import tempfile
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -29,8 +30,17 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
-from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
+from safes3._destfile import DestFile
+from safes3._exceptions import (
+    ConfigurationError,
+    IntegrityError,
+    ObjectChangedError,
+    SafeS3Error,
+    TransferError,
+)
+from safes3._fetchers import Plan, Tally, to_file, to_stream
 from safes3._hooks import guard_policy, quiet_botocore
+from safes3._rangeread import Pin, precondition_failed
 from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import TransferSettings
 
@@ -38,7 +48,8 @@ __all__ = ["DownloadResult", "download"]
 
 _ALIGN_LIMIT = 4
 """Align ranges to upload parts only up to this many times ``part_size``."""
-_CHUNK = 1 << 20
+_RESTARTS = 2
+"""Fresh starts of a download to a path whose object was replaced meanwhile."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,19 +81,6 @@ class _Wanted:
     algorithm: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Range:
-    start: int
-    length: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    buffer: bytearray
-    crc: int
-    retries: int
-
-
 def download(
     s3: BaseClient,
     bucket: str,
@@ -94,7 +92,7 @@ def download(
     checksum: str | None = None,
     checksum_algorithm: Literal["CRC32", "CRC32C"] | None = None,
 ) -> DownloadResult:
-    """Download ``s3://bucket/key`` to a path or a writable binary stream.
+    """Download ``s3://bucket/key`` to a path or a writable binary stream, pinned to one version.
 
     ``checksum`` and ``checksum_algorithm`` are what an upload reported
     (``UploadResult.checksum`` and ``.checksum_algorithm``); with them the
@@ -102,7 +100,9 @@ def download(
     Without ``checksum_algorithm`` the CRC is the one the store keeps, else
     the one ``settings.checksum_algorithm`` picks.  Raises
     :class:`IntegrityError` when a check fails (a path is then left
-    untouched), :class:`TransferError` when the store fails, and
+    untouched), its subclass :class:`ObjectChangedError` when the object kept
+    being replaced during the download, :class:`TransferError` when the
+    store fails, and
     :class:`ConfigurationError` when the CRC needed is CRC32C and awscrt is
     not installed.
     """
@@ -118,7 +118,7 @@ def download(
     wanted = _Wanted(checksum, checksum_algorithm)
     if isinstance(dest, str | os.PathLike):
         return job.to_path(Path(dest), wanted)
-    return job.run(dest, wanted)
+    return job.to_stream(dest, wanted)
 
 
 class _Download:
@@ -136,39 +136,59 @@ class _Download:
         self.settings = settings
         self.progress = progress
         self.where = f"s3://{bucket}/{key}"
-        self.retries = 0
+        self.tally = Tally()
         self.refetched = 0
         self.algo = ck.CRC32
 
     def to_path(self, path: Path, wanted: _Wanted) -> DownloadResult:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                result = self.run(out, wanted)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return result
+        for attempt in range(_RESTARTS + 1):
+            dest = DestFile(path)
+            try:
+                result = self._run(partial(self._to_file, dest=dest), wanted)
+                dest.publish()
+                return result
+            except ObjectChangedError as exc:
+                dest.discard()
+                if attempt == _RESTARTS:
+                    raise ObjectChangedError(
+                        f"{exc}; it was replaced during each of {_RESTARTS + 1} tries, "
+                        "nothing was kept"
+                    ) from exc
+                self.refetched += self.tally.placed
+                self.tally.placed = 0
+            except BaseException:
+                dest.discard()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def run(self, out: BinaryIO, wanted: _Wanted) -> DownloadResult:
+    def _to_file(self, plan: Plan, *, dest: DestFile) -> list[int]:
+        return to_file(self.s3, plan, self.settings, self.progress, dest, self.tally)
+
+    def to_stream(self, out: BinaryIO, wanted: _Wanted) -> DownloadResult:
+        return self._run(
+            lambda plan: to_stream(self.s3, plan, self.settings, self.progress, out, self.tally),
+            wanted,
+        )
+
+    def _run(self, fetch: Callable[[Plan], list[int]], wanted: _Wanted) -> DownloadResult:
         try:
             head = self._call(lambda: self._head())
             size = int(head["ContentLength"])
+            pin = self._pin(head)
             self.algo = self._algorithm(head, wanted.algorithm)
             stored = head.get(self.algo.param)
-            range_size, aligned = self._range_size(size, stored)
+            range_size, aligned = self._range_size(size, stored, pin)
             ranges = [
-                _Range(start, min(range_size, size - start)) for start in range(0, size, range_size)
+                (start, min(range_size, size - start)) for start in range(0, size, range_size)
             ]
-            crcs = self._fetch_all(ranges, out, size)
+            crcs = fetch(Plan(self.bucket, self.key, size, pin, self.algo, ranges))
         except SafeS3Error:
             raise
         except (BotoCoreError, ClientError, RetryableError) as exc:
             raise TransferError(f"download of {self.where} failed: {describe(exc)}") from exc
         full = 0
-        for r, crc in zip(ranges, crcs, strict=True):
-            full = self.algo.combine(full, crc, r.length)
+        for (_, length), crc in zip(ranges, crcs, strict=True):
+            full = self.algo.combine(full, crc, length)
         verified = self._verify(full, crcs, stored, aligned, wanted)
         return DownloadResult(
             bucket=self.bucket,
@@ -178,9 +198,25 @@ class _Download:
             checksum_algorithm=self.algo.name,
             verified=verified,
             ranges=len(ranges),
-            retries=self.retries,
+            retries=self.tally.retries,
             bytes_refetched=self.refetched,
         )
+
+    def _pin(self, head: dict[str, Any]) -> Pin:
+        """The version every range must come from, as the HeadObject answered it."""
+        etag = head.get("ETag")
+        if not etag:
+            raise TransferError(
+                f"the store answered HeadObject of {self.where} without an ETag: the download "
+                "cannot be pinned to one version of the object, so it is refused"
+            )
+        return Pin(etag, head.get("VersionId"))
+
+    def _head(self, **extra: Any) -> dict[str, Any]:
+        found: dict[str, Any] = self.s3.head_object(  # type: ignore[attr-defined]
+            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **extra
+        )
+        return found
 
     def _algorithm(self, head: dict[str, Any], named: str | None) -> ck.Algorithm:
         """The CRC to compute: the caller's, else the store's, else the settings'.
@@ -201,13 +237,7 @@ class _Download:
                 return ck.by_name(name)
         return ck.resolve(self.settings.checksum_algorithm)
 
-    def _head(self, **extra: Any) -> dict[str, Any]:
-        found: dict[str, Any] = self.s3.head_object(  # type: ignore[attr-defined]
-            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **extra
-        )
-        return found
-
-    def _range_size(self, size: int, stored: str | None) -> tuple[int, bool]:
+    def _range_size(self, size: int, stored: str | None, pin: Pin) -> tuple[int, bool]:
         """Ranges aligned to the upload's parts when that lets the composite be checked."""
         wanted = self.settings.part_size
         if not stored or "-" not in stored:
@@ -215,7 +245,14 @@ class _Download:
         count = int(stored.rsplit("-", 1)[1])
         if count < 2:
             return wanted, False
-        first = self._call(lambda: self._head(PartNumber=1))
+        try:
+            first = self._call(lambda: self._head(PartNumber=1, **pin.params()))
+        except ClientError as exc:
+            if precondition_failed(exc):
+                raise ObjectChangedError(f"{self.where} was replaced during the download") from exc
+            raise
+        if first.get("ETag") != pin.etag:
+            raise ObjectChangedError(f"{self.where} was replaced during the download")
         part = int(first.get("ContentLength", 0))
         if (
             first.get("PartsCount") == count
@@ -224,79 +261,6 @@ class _Download:
         ):
             return part, True
         return wanted, False
-
-    def _fetch_all(self, ranges: list[_Range], out: BinaryIO, size: int) -> list[int]:
-        crcs: list[int] = []
-        spare: list[bytearray] = []
-        pending: deque[tuple[_Range, Future[_Fetched]]] = deque()
-        window = self.settings.max_concurrency + 1
-        done = 0
-        with ThreadPoolExecutor(self.settings.max_concurrency, "safes3-download") as pool:
-            try:
-                for r in ranges:
-                    if len(pending) >= window:
-                        done = self._write(pending.popleft(), out, crcs, spare, done, size)
-                    buffer = spare.pop() if spare else bytearray(r.length)
-                    pending.append((r, pool.submit(self._fetch, r, buffer, size)))
-                while pending:
-                    done = self._write(pending.popleft(), out, crcs, spare, done, size)
-            except BaseException:
-                for _, future in pending:
-                    future.cancel()
-                raise
-        return crcs
-
-    def _write(
-        self,
-        item: tuple[_Range, Future[_Fetched]],
-        out: BinaryIO,
-        crcs: list[int],
-        spare: list[bytearray],
-        done: int,
-        size: int,
-    ) -> int:
-        r, future = item
-        fetched = future.result()
-        self.retries += fetched.retries
-        self.refetched += fetched.retries * r.length
-        with memoryview(fetched.buffer) as view:
-            out.write(view[: r.length])
-        crcs.append(fetched.crc)
-        spare.append(fetched.buffer)
-        done += r.length
-        if self.progress is not None:
-            self.progress(done, size)
-        return done
-
-    def _fetch(self, r: _Range, buffer: bytearray, size: int) -> _Fetched:
-        if len(buffer) < r.length:
-            buffer = bytearray(r.length)
-        attempts = 0
-        expected_range = f"bytes {r.start}-{r.start + r.length - 1}/{size}"
-
-        def get() -> int:
-            nonlocal attempts
-            attempts += 1
-            reply = self.s3.get_object(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={r.start}-{r.start + r.length - 1}"
-            )
-            body = reply["Body"]
-            try:
-                if reply.get("ContentRange") != expected_range:
-                    raise IntegrityError(
-                        f"{self.where} changed during the download: asked for "
-                        f"{expected_range}, got {reply.get('ContentRange')!r}"
-                    )
-                with memoryview(buffer) as view:
-                    got, crc = _read_into(body, view[: r.length], self.algo)
-                if got < r.length:
-                    raise RetryableError(f"range {expected_range} ended after {got} bytes")
-                return crc
-            finally:
-                body.close()
-
-        crc = run(self.settings, get, lambda *_: None)
-        return _Fetched(buffer, crc, attempts - 1)
 
     def _verify(
         self, full: int, crcs: list[int], stored: str | None, aligned: bool, wanted: _Wanted
@@ -324,28 +288,6 @@ class _Download:
 
     def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         def on_retry(_attempt: int, _error: BaseException) -> None:
-            self.retries += 1
+            self.tally.retries += 1
 
         return run(self.settings, call, on_retry)
-
-
-def _read_into(body: Any, view: memoryview, algo: ck.Algorithm) -> tuple[int, int]:
-    """Fill ``view`` from a GetObject body: the bytes read (fewer if it ended early), their CRC.
-
-    The CRC is taken a chunk at a time, right after the chunk arrived and
-    while it is still in the CPU cache, instead of a second pass over the
-    whole range from memory.  Only botocore's public ``readinto`` is used, so
-    urllib3 keeps its length checks and its connection accounting.
-    """
-    total = len(view)
-    got = crc = 0
-    try:
-        while got < total:
-            n = body.readinto(view[got : got + _CHUNK])
-            if not n:
-                break
-            crc = algo.compute(view[got : got + n], crc)
-            got += n
-    except (http.client.HTTPException, ssl.SSLError) as exc:
-        raise RetryableError(f"the connection failed mid-range: {exc!r}") from exc
-    return got, crc

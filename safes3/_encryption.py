@@ -20,6 +20,7 @@ from typing import Any, ClassVar, NoReturn
 
 from safes3._exceptions import EncryptionConfigError
 from safes3._redact import register_secret
+from safes3._secret import NoCopy, SecretMapping
 
 __all__ = ["SSEC", "SSEKMS", "SSES3", "Encryption"]
 
@@ -40,19 +41,29 @@ class Encryption:
     values as they must appear on the wire, checked just before sending.
     """
 
+    __slots__ = (
+        "customer_headers",
+        "customer_params",
+        "object_headers",
+        "object_params",
+        "source_headers",
+        "source_params",
+    )
     mode: ClassVar[str] = ""
-    echo: ClassVar[str] = ""
-    object_params: Mapping[str, Any] = _EMPTY
-    object_headers: Mapping[str, str] = _EMPTY
-    customer_params: Mapping[str, str] = _EMPTY
-    customer_headers: Mapping[str, str] = _EMPTY
-    source_params: Mapping[str, str] = _EMPTY
-    source_headers: Mapping[str, str] = _EMPTY
+    object_params: Mapping[str, Any]
+    object_headers: Mapping[str, str]
+    customer_params: Mapping[str, str]
+    customer_headers: Mapping[str, str]
+    source_params: Mapping[str, str]
+    source_headers: Mapping[str, str]
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def _set(self, **values: object) -> None:
+        for name in Encryption.__slots__:
+            if name not in values:
+                object.__setattr__(self, name, _EMPTY)
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -64,6 +75,7 @@ class Encryption:
 class SSES3(Encryption):
     """Server-side encryption with keys the store manages (``AES256``)."""
 
+    __slots__ = ()
     mode = "SSE-S3"
 
     def __init__(self) -> None:
@@ -81,6 +93,9 @@ class SSES3(Encryption):
     def __hash__(self) -> int:
         return hash(SSES3)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SSES3, ())
+
     def proof_problem(self, parsed: Mapping[str, Any], *, require: bool) -> str | None:
         got = parsed.get("ServerSideEncryption")
         if got == "AES256" or (got is None and not require):
@@ -97,6 +112,7 @@ class SSEKMS(Encryption):
     (string pairs); ``bucket_key`` sets ``BucketKeyEnabled`` when not None.
     """
 
+    __slots__ = ("bucket_key", "context", "key_id")
     mode = "SSE-KMS"
 
     key_id: str
@@ -159,6 +175,10 @@ class SSEKMS(Encryption):
     def __hash__(self) -> int:
         return hash((SSEKMS, self.key_id))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        context = dict(self.context) if self.context is not None else None
+        return (_kms, (self.key_id, context, self.bucket_key))
+
     def matches_key(self, reported: str | None) -> bool:
         """Whether the key id a server reported is this one (id, ARN or alias)."""
         if reported is None:
@@ -182,7 +202,11 @@ class SSEKMS(Encryption):
         return None
 
 
-class SSEC(Encryption):
+def _kms(key_id: str, context: Mapping[str, str] | None, bucket_key: bool | None) -> SSEKMS:
+    return SSEKMS(key_id, context=context, bucket_key=bucket_key)
+
+
+class SSEC(NoCopy, Encryption):
     """Server-side encryption with a 256-bit key the client holds (SSE-C).
 
     The key is validated and its base64 form and MD5 are computed here, once.
@@ -190,6 +214,7 @@ class SSEC(Encryption):
     the key in logs and journals; the key never appears in ``repr``/``str``.
     """
 
+    __slots__ = ("_key_b64", "key_md5")
     mode = "SSE-C"
 
     key_md5: str
@@ -216,25 +241,18 @@ class SSEC(Encryption):
             "SSECustomerKey": key_b64,
             "SSECustomerKeyMD5": key_md5,
         }
+        headers = {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": key_b64,
+            "x-amz-server-side-encryption-customer-key-md5": key_md5,
+        }
         self._set(
             key_md5=key_md5,
             _key_b64=key_b64,
-            customer_params=MappingProxyType(customer),
-            customer_headers=MappingProxyType(
-                {
-                    "x-amz-server-side-encryption-customer-algorithm": "AES256",
-                    "x-amz-server-side-encryption-customer-key": key_b64,
-                    "x-amz-server-side-encryption-customer-key-md5": key_md5,
-                }
-            ),
-            source_params=MappingProxyType({f"CopySource{k}": v for k, v in customer.items()}),
-            source_headers=MappingProxyType(
-                {
-                    "x-amz-copy-source-server-side-encryption-customer-algorithm": "AES256",
-                    "x-amz-copy-source-server-side-encryption-customer-key": key_b64,
-                    "x-amz-copy-source-server-side-encryption-customer-key-md5": key_md5,
-                }
-            ),
+            customer_params=_secret(customer),
+            customer_headers=_secret(headers),
+            source_params=_secret({f"CopySource{k}": v for k, v in customer.items()}),
+            source_headers=_secret({f"x-amz-copy-source-{k[6:]}": v for k, v in headers.items()}),
         )
 
     @classmethod
@@ -277,9 +295,6 @@ class SSEC(Encryption):
     def __hash__(self) -> int:
         return hash((SSEC, self.key_md5))
 
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("SSEC keys are not picklable: keep key material out of files")
-
     def proof_problem(self, parsed: Mapping[str, Any], *, require: bool) -> str | None:
         got = parsed.get("SSECustomerKeyMD5")
         if got is None and not require:
@@ -290,3 +305,7 @@ class SSEC(Encryption):
                 f"(expected key MD5 {self.key_md5!r}, got {got!r})"
             )
         return None
+
+
+def _secret(items: Mapping[str, str]) -> SecretMapping:
+    return SecretMapping(items, secret=frozenset(k for k in items if k.lower().endswith("key")))

@@ -12,6 +12,8 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   └── EncryptionConfigError   e.g. an SSE-C key that is not 32 bytes
     ├── InsecureTransportError      http:// endpoint, verify=False, non-HTTPS request
     ├── ACLRefusedError             any ACL-changing call or ACL/Grant* parameter
+    ├── OperationRefusedError       an unknown operation, or one that loosens access or
+    │                               encryption and was not allowed in the settings
     ├── EncryptionPolicyError
     │   ├── EncryptionConflictError    caller's explicit SSE contradicts the policy
     │   └── EncryptionNotAppliedError  the server's answer does not prove encryption
@@ -20,6 +22,7 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   └── RoleAssumptionError
     └── TransferError               a managed transfer failed (upload aborted)
         ├── IntegrityError          checksums disagree
+        │   └── ObjectChangedError  the object was replaced while it was downloaded
         └── BulkTransferError       objects of a bulk run not transferred (carries the result)
 
 Messages name what was refused and what to do instead; they never contain
@@ -40,6 +43,7 @@ __all__ = [
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "OperationRefusedError",
     "RoleAssumptionError",
     "SafeS3Error",
     "StaticCredentialsRefusedError",
@@ -69,6 +73,18 @@ class InsecureTransportError(SafeS3Error):
 
 class ACLRefusedError(SafeS3Error):
     """An ACL-changing operation or an ACL/Grant* parameter was refused."""
+
+
+class OperationRefusedError(SafeS3Error):
+    """An operation was refused before sending: unknown to safes3, or loosening access.
+
+    ``operation`` names it (None when the request matched no S3 operation);
+    the message names the setting that would allow it, where one does.
+    """
+
+    def __init__(self, message: str, *, operation: str | None) -> None:
+        super().__init__(message)
+        self.operation = operation
 
 
 class EncryptionPolicyError(SafeS3Error):
@@ -118,6 +134,10 @@ class TransferError(SafeS3Error):
 
 class IntegrityError(TransferError):
     """Data read back or acknowledged by the server does not match what was sent."""
+
+
+class ObjectChangedError(IntegrityError):
+    """The object was replaced while it was being downloaded; nothing mixed was kept."""
 
 
 class BulkTransferError(TransferError):

@@ -3,7 +3,10 @@
 Handlers are registered on a private session's emitter before any client or
 resource exists, so every client made from it (and the clients behind
 s3transfer, paginators, waiters, presigned URLs and the resource API) carries
-them.  Each handler has a ``unique_id``: installing twice is harmless.
+them.  Each handler has a ``unique_id``: installing twice is harmless.  The
+handlers give early, friendly refusals and the proof of encryption; the
+guarantee on what is sent is the gate (:mod:`safes3._gate`), which the
+client class gets here too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
@@ -20,21 +24,22 @@ from botocore.credentials import Credentials
 from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel
 
-from safes3._exceptions import (
-    ACLRefusedError,
-    EncryptionNotAppliedError,
-    InsecureTransportError,
-)
+from safes3._exceptions import ACLRefusedError, EncryptionNotAppliedError, InsecureTransportError
 from safes3._expiry import handlers as expiry_handlers
+from safes3._gate import Gate, S3Gate, gate_of, guarded_base, sts_base
+from safes3._presign import guard_presign_post, guard_presign_url, guard_signer
 from safes3._retry import FALSE_MEANS_NO_RETRY, no_expect_for_engine, no_retry_for_engine
 from safes3._rules import OperationRule, Policy, rules_for
 
 __all__ = [
+    "GateSettings",
+    "Guards",
     "Janitor",
     "guard_policy",
     "guard_sts",
     "install",
     "install_expiry",
+    "is_guarded",
     "quiet_botocore",
 ]
 
@@ -55,7 +60,27 @@ class Janitor(Protocol):
     ) -> bool: ...
 
 
-def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
+@dataclass(frozen=True)
+class GateSettings:
+    """What the gate of each client needs beyond the policy."""
+
+    ca_path: str
+    aws: bool
+    allowed: frozenset[str]
+    presign_max_expires: int
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The handlers one session registered: ``is_guarded`` checks each is still there."""
+
+    policy: Policy
+    handlers: tuple[tuple[str, Callable[..., Any]], ...]
+
+
+def install(
+    events: BaseEventHooks, policy: Policy, janitor: Janitor, settings: GateSettings
+) -> Guards:
     """Register every safes3 handler on ``events`` (a session's emitter)."""
     rules: dict[str, OperationRule] = {}
     lock = threading.Lock()
@@ -78,18 +103,6 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
 
     def on_request(model: OperationModel, params: dict[str, Any], **_: Any) -> None:
         policy.check_request(rule_for(model), params)
-
-    def on_sign(request: Any, operation_name: str = "", **_: Any) -> None:
-        if not str(request.url).startswith("https://"):
-            raise InsecureTransportError(
-                f"{operation_name or 'a request'} would be signed for a non-HTTPS URL; refused"
-            )
-
-    def on_send(request: Any, **_: Any) -> None:
-        if not str(request.url).startswith("https://"):
-            raise InsecureTransportError(
-                f"a request to {request.url.split('?')[0]!r} is not HTTPS; it was not sent"
-            )
 
     def on_response(
         http_response: Any,
@@ -130,25 +143,96 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
     def on_guard_check(**_: Any) -> Policy:
         return policy
 
-    def on_client_class(class_attributes: dict[str, Any], **_: Any) -> None:
+    guards: list[Guards] = []
+
+    def make_gate(inner: Any, client: Any) -> Gate:
+        return S3Gate(
+            inner,
+            endpoint_url=client.meta.endpoint_url,
+            ca_path=settings.ca_path,
+            aws=settings.aws,
+            policy=policy,
+            service_model=client.meta.service_model,
+            allowed=settings.allowed,
+            guards=guards[0],
+        )
+
+    def on_client(client: Any) -> None:
+        guard_signer(client, policy, settings.allowed, settings.presign_max_expires)
+
+    base = guarded_base(make_gate, on_client)
+
+    def on_client_class(
+        class_attributes: dict[str, Any], base_classes: list[type], **_: Any
+    ) -> None:
+        if base not in base_classes:
+            base_classes.insert(0, base)
         for name in _TRANSFER_METHODS:
             method = class_attributes.get(name)
             if method is not None and not getattr(method, "_safes3_pinned", False):
                 class_attributes[name] = _pin_classic(method)
 
-    register = events.register
-    register("provide-client-params.s3", on_params, unique_id=f"{_PREFIX}-params")
-    register("before-call.s3", on_request, unique_id=f"{_PREFIX}-request")
-    register("before-sign.s3", on_sign, unique_id=f"{_PREFIX}-sign")
-    register("before-send.s3", on_send, unique_id=f"{_PREFIX}-send")
-    register("after-call.s3", on_response, unique_id=f"{_PREFIX}-proof")
-    register(_GUARD_EVENT, on_guard_check, unique_id=f"{_PREFIX}-guard")  # type: ignore[arg-type]
+    def on_any_client_class(
+        class_attributes: dict[str, Any], base_classes: list[type], **_: Any
+    ) -> None:
+        """botocore adds generate_presigned_url at the generic event, after ``.s3`` ones."""
+        if base not in base_classes:
+            return
+        url = class_attributes.get("generate_presigned_url")
+        if url is not None:
+            class_attributes["generate_presigned_url"] = guard_presign_url(url)
+        post = class_attributes.get("generate_presigned_post")
+        if post is not None:
+            class_attributes["generate_presigned_post"] = guard_presign_post(post, policy)
+
+    table: tuple[tuple[str, Callable[..., Any], str], ...] = (
+        ("provide-client-params.s3", on_params, "params"),
+        ("before-call.s3", on_request, "request"),
+        ("after-call.s3", on_response, "proof"),
+        (_GUARD_EVENT, on_guard_check, "guard"),
+    )
+    for event, handler, name in table:
+        events.register(event, handler, unique_id=f"{_PREFIX}-{name}")
     events.register_last("creating-client-class.s3", on_client_class, unique_id=f"{_PREFIX}-class")
+    events.register_last(
+        "creating-client-class", on_any_client_class, unique_id=f"{_PREFIX}-presign"
+    )
+    guards.append(Guards(policy, tuple((event, handler) for event, handler, _ in table)))
+    return guards[0]
 
 
-def guard_sts(events: BaseEventHooks) -> None:
-    """Refuse, at the last moment, any STS request that is not HTTPS."""
+def is_guarded(client: BaseClient) -> bool:
+    """Whether ``client`` has its gate and every handler its session registered."""
+    gate = gate_of(client)
+    if not isinstance(gate, S3Gate):
+        return False
+    events = client.meta.events
+    for event, handler in gate.guards.handlers:
+        if handler not in _registered(events, event):
+            return False
+    return guard_policy(events) is gate.policy
+
+
+def _registered(events: Any, event: str) -> list[Any]:
+    """The handlers ``events`` would call for ``event`` (botocore's emitter internals)."""
+    emitter = getattr(events, "_emitter", events)
+    return list(emitter._handlers.prefix_search(event + ".PutObject"))
+
+
+def guard_sts(events: BaseEventHooks, ca_path: str) -> None:
+    """Gate every STS client: an early refusal of plain HTTP, then the gate itself."""
     events.register("before-send.sts", _refuse_plain_sts, unique_id=f"{_PREFIX}-sts-https")
+    base = sts_base(ca_path)
+
+    def on_sts_class(base_classes: list[type], **_: Any) -> None:
+        if not any(getattr(b, "__name__", "") == base.__name__ for b in base_classes):
+            base_classes.insert(0, base)
+
+    events.register_last(
+        "creating-client-class.sts",
+        on_sts_class,
+        unique_id=f"{_PREFIX}-sts-class",
+    )
 
 
 def _refuse_plain_sts(request: Any, **_: Any) -> None:

@@ -1,10 +1,22 @@
 """The resume journal: enough to continue a multipart upload in a new process.
 
-It is a small JSON file rewritten atomically after every finished part:
-bucket, key, upload id, part plan, the part checksum algorithm and, per
-finished part, its number, size, ETag and CRC.  It identifies the encryption
-only by a fingerprint (the SSE-C key's MD5, or the KMS key id): never key
-material.
+A JSON-lines file, appended to and never rewritten: a header line (bucket,
+key, upload id, part plan, the part checksum algorithm) and then one line
+per finished part (number, size, ETag, CRC); a later line for the same part
+wins.  Writing it costs one short append per part, whatever the number of
+parts.  It identifies the encryption only by a fingerprint (the SSE-C key's
+MD5, or the KMS key id): never key material.
+
+Crash safety.  The header is written to a temporary file, fsynced, renamed
+into place and the directory fsynced, before the first part is sent: it
+alone names the upload to resume (or abort), so it must survive a power
+cut.  Each part line is written with one ``write`` and fsynced before the
+next part is recorded: a killed process loses nothing, a power cut at most
+the line being written, whose part is then simply sent again (every listed
+part is also checked against ListParts on resume).  A torn last line (no
+newline: the crash came mid-write) is ignored and cut off on load; a
+damaged line before the last one is not a crash artefact and is refused.
+Journals written by earlier versions (one JSON document) are read too.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from safes3._exceptions import TransferError
 
 __all__ = ["DonePart", "Journal", "encryption_fingerprint"]
 
-_VERSION = 1
+_VERSION = 2
 
 
 def encryption_fingerprint(encryption: Encryption) -> str:
@@ -64,28 +76,41 @@ class Journal:
         """The journal at ``path``, or None when there is none."""
         where = Path(path)
         try:
-            raw = json.loads(where.read_text())
-            if raw.get("version") != _VERSION:
-                raise ValueError(f"version {raw.get('version')!r}")
-            parts = {int(p["number"]): _part(p) for p in raw["parts"]}
-            return cls(
-                path=where,
-                bucket=raw["bucket"],
-                key=raw["key"],
-                upload_id=raw["upload_id"],
-                part_size=int(raw["part_size"]),
-                size=raw["size"],
-                encryption=raw["encryption"],
-                part_checksums=bool(raw.get("part_checksums", False)),
-                checksum_algorithm=str(raw.get("checksum_algorithm", "CRC32")),
-                parts=parts,
-            )
+            raw = where.read_bytes()
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError) as exc:
+        try:
+            entries = _entries(where, raw)
+            if not entries:
+                raise ValueError("no header line (the header is renamed into place whole)")
+            head = entries[0]
+            if head.get("version") == 1:
+                entries = [head] + [{"part": p} for p in head["parts"]]
+            elif head.get("version") != _VERSION:
+                raise ValueError(f"version {head.get('version')!r}")
+            parts = {}
+            for entry in entries[1:]:
+                part = _part(entry["part"])
+                parts[part.number] = part
+            journal = cls(
+                path=where,
+                bucket=head["bucket"],
+                key=head["key"],
+                upload_id=head["upload_id"],
+                part_size=int(head["part_size"]),
+                size=head["size"],
+                encryption=head["encryption"],
+                part_checksums=bool(head.get("part_checksums", False)),
+                checksum_algorithm=str(head.get("checksum_algorithm", "CRC32")),
+                parts=parts,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TransferError(
                 f"the transfer journal {where} is unreadable ({exc}); delete it to start over"
             ) from exc
+        if head.get("version") == 1:
+            journal.save()
+        return journal
 
     def check_matches(self, bucket: str, key: str, encryption: str) -> None:
         """Refuse to resume an upload of another object or under another key."""
@@ -113,12 +138,19 @@ class Journal:
         return self.checksum_algorithm
 
     def record(self, part: DonePart) -> None:
+        """Append the part's line (one write, then fsync)."""
+        line = json.dumps({"part": asdict(part)}, separators=(",", ":")) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         self.parts[part.number] = part
-        self.save()
 
     def save(self) -> None:
-        """Write atomically: a crash leaves the old or the new journal, never half of one."""
-        body: dict[str, Any] = {
+        """Write the header and the known parts as a new file, atomically and durably."""
+        head: dict[str, Any] = {
             "version": _VERSION,
             "bucket": self.bucket,
             "key": self.key,
@@ -128,20 +160,55 @@ class Journal:
             "encryption": self.encryption,
             "part_checksums": self.part_checksums,
             "checksum_algorithm": self.checksum_algorithm,
-            "parts": [asdict(self.parts[n]) for n in sorted(self.parts)],
         }
+        lines = [head] + [{"part": asdict(self.parts[n])} for n in sorted(self.parts)]
+        text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(fd, "w") as out:
-                json.dump(body, out)
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(self.path.parent)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _entries(path: Path, raw: bytes) -> list[dict[str, Any]]:
+    """The complete lines' entries; a torn last line is cut off the file."""
+    complete = raw[: raw.rfind(b"\n") + 1]
+    if not complete and raw.lstrip().startswith(b"{") and raw.rstrip().endswith(b"}"):
+        complete = raw  # a version-1 journal: one JSON document, maybe without a newline
+    entries = []
+    for number, line in enumerate(complete.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number} is damaged") from exc
+        if not isinstance(entry, dict):
+            raise ValueError(f"line {number} is not an object")
+        entries.append(entry)
+    if len(complete) < len(raw):
+        with path.open("r+b") as fh:
+            fh.truncate(len(complete))
+            os.fsync(fh.fileno())
+    return entries
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _part(raw: dict[str, Any]) -> DonePart:

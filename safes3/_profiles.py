@@ -36,6 +36,8 @@ class StoreProfile:
     default_encryption: bool
     """Implements Put/Get/DeleteBucketEncryption (safely)."""
     public_access_block: bool
+    block_public_acls_blocks_puts: bool
+    """With ``BlockPublicAcls=true`` every PutObject is refused, even one without ACL headers."""
     sse_c_refused_over_http: bool
     mixed_multipart_keys_refused: bool
     """Refuses an UploadPart whose SSE-C key differs from the upload's."""
@@ -52,6 +54,9 @@ class StoreProfile:
     """Accepts ``...IfExists`` condition operators in bucket policies."""
     ssec_condition_key: bool
     """Sets ``s3:x-amz-server-side-encryption-customer-algorithm`` for policy conditions."""
+    policy_binds_owner: bool
+    """A bucket-policy Deny binds the owner's own GetBucketPolicy/DeleteBucketPolicy too:
+    a policy that denies the owner cannot be removed over S3."""
 
 
 PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
@@ -68,6 +73,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id", "arn", "alias"}),
                 default_encryption=True,
                 public_access_block=True,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
@@ -77,6 +83,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                policy_binds_owner=False,
             ),
             StoreProfile(
                 name="ceph",
@@ -88,6 +95,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=True,
+                block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=False,
@@ -97,6 +105,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                policy_binds_owner=True,
             ),
             StoreProfile(
                 name="seaweedfs",
@@ -108,6 +117,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id", "alias"}),
                 default_encryption=True,
                 public_access_block=False,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=True,
@@ -117,6 +127,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=False,
                 ssec_condition_key=True,
+                policy_binds_owner=True,
             ),
             StoreProfile(
                 name="minio",
@@ -128,6 +139,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=True,
                 public_access_block=False,
+                block_public_acls_blocks_puts=False,
                 sse_c_refused_over_http=True,
                 mixed_multipart_keys_refused=True,
                 copy_with_sse=True,
@@ -137,6 +149,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                policy_binds_owner=False,
             ),
             StoreProfile(
                 name="generic",
@@ -148,6 +161,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 kms_key_forms=frozenset({"id"}),
                 default_encryption=False,
                 public_access_block=False,
+                block_public_acls_blocks_puts=True,
                 sse_c_refused_over_http=False,
                 mixed_multipart_keys_refused=False,
                 copy_with_sse=False,
@@ -157,6 +171,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                policy_binds_owner=True,
             ),
         )
     }

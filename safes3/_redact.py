@@ -2,12 +2,19 @@
 
 botocore logs whole requests at DEBUG (``botocore.endpoint``: "Making request
 ... with params", ``botocore.auth``: the canonical request), which include the
-SSE-C key header and the session token.  A logging filter on one logger would
-miss records from its children and from loggers made later, so safes3 wraps
-the process's log-record factory once: every record is rendered and, if it
-holds a registered secret value or a known secret header, rewritten before
-any handler sees it.  Records are only created for enabled levels, so this
-costs nothing when debug logging is off.
+SSE-C key header and the session token.  Two layers rewrite such records
+before any handler formats them:
+
+- a filter on every logger of the libraries that see requests (botocore,
+  boto3, s3transfer, urllib3, safes3) and on the handlers that exist when a
+  session is made: it holds even when the application later installs its
+  own log-record factory;
+- a wrapper around the process's log-record factory, for records from
+  loggers that did not exist yet.
+
+Records are only created for enabled levels, so this costs nothing when
+debug logging is off.  Not covered: ``http.client``'s ``debuglevel``, which
+prints to stdout without the logging module.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ import re
 import threading
 from typing import Any
 
-__all__ = ["REDACTED", "install", "redact", "register_secret"]
+__all__ = ["REDACTED", "attach", "install", "redact", "register_secret"]
 
 REDACTED = "***"
 _MIN_SECRET = 8
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _installed = False
+_LOGGER_PREFIXES = ("botocore", "boto3", "s3transfer", "urllib3", "safes3")
 
 _PATTERNS = [
     re.compile(
@@ -54,24 +62,54 @@ def redact(text: str) -> str:
     return text
 
 
+def _clean(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001
+        return
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and record.exc_text is None:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record in place; never drops one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _clean(record)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def attach() -> None:
+    """Put the filter on the libraries' loggers and on every handler that exists now."""
+    manager = logging.Logger.manager
+    names = [n for n in list(manager.loggerDict) if n.split(".")[0] in _LOGGER_PREFIXES]
+    loggers = [logging.getLogger(n) for n in (*_LOGGER_PREFIXES, *names)]
+    for logger in [*loggers, logging.getLogger()]:
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+        for handler in logger.handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
+
+
 def install() -> None:
-    """Wrap the log-record factory once per process (idempotent)."""
+    """Wrap the log-record factory once per process and attach the filters."""
     global _installed
     with _lock:
-        if _installed:
-            return
-        previous = logging.getLogRecordFactory()
+        if not _installed:
+            previous = logging.getLogRecordFactory()
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = previous(*args, **kwargs)
-            try:
-                message = record.getMessage()
-            except Exception:  # noqa: BLE001
+            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = previous(*args, **kwargs)
+                _clean(record)
                 return record
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-            return record
 
-        logging.setLogRecordFactory(factory)
-        _installed = True
+            logging.setLogRecordFactory(factory)
+            _installed = True
+    attach()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 from botocore.credentials import RefreshableCredentials
 
@@ -47,6 +48,9 @@ class RoleCredentials(RefreshableCredentials):
             advisory_timeout=margin,
             mandatory_timeout=max(1, margin // 2),
         )
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise TypeError("role credentials hold a secret and cannot be pickled or copied")
 
     def refresh_needed(self, refresh_in: int | None = None) -> bool:
         return self._forced or bool(super().refresh_needed(refresh_in))

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import botocore
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -68,7 +67,47 @@ _NETWORK = (
     TimeoutError,
 )
 _local = threading.local()
-FALSE_MEANS_NO_RETRY = tuple(int(p) for p in botocore.__version__.split(".")[:2]) >= (1, 44)
+
+
+class _ProbeService:
+    class service_id:
+        @staticmethod
+        def hyphenize() -> str:
+            return "safes3-probe"
+
+
+class _ProbeOperation:
+    name = "Probe"
+    service_model = _ProbeService
+
+
+def false_means_no_retry(endpoint_class: Any = None) -> bool:
+    """Whether botocore reads a ``needs-retry`` answer of False as "do not retry".
+
+    Asked of botocore itself rather than read from its version: an
+    :class:`~botocore.endpoint.Endpoint` with a private emitter whose only
+    ``needs-retry`` handler answers False is asked whether to retry.  Older
+    releases take any non-None answer as a delay and retry at once; those
+    that stop are the ones the engine's handler may be installed on.  Any
+    surprise (a changed private signature) counts as "no", the safe side:
+    without the handler the layers can stack, but nothing retries forever.
+    """
+    try:
+        if endpoint_class is None:
+            from botocore.endpoint import Endpoint as endpoint_class
+        from botocore.hooks import HierarchicalEmitter
+
+        emitter = HierarchicalEmitter()
+        emitter.register("needs-retry.safes3-probe", lambda **_: False)  # type: ignore[arg-type]
+        endpoint = endpoint_class("https://probe.invalid", "s3", emitter)
+        answer = endpoint._needs_retry(1, _ProbeOperation, {"context": {}})
+        return answer is False
+    except Exception:  # noqa: BLE001 - any surprise means "not known to stop"
+        return False
+
+
+FALSE_MEANS_NO_RETRY = false_means_no_retry()
+"""botocore stops retrying on a False answer (detected by :func:`false_means_no_retry`)."""
 
 
 class RetryableError(Exception):
@@ -169,9 +208,9 @@ def no_expect_for_engine(params: dict[str, Any], **_: Any) -> None:
 def no_retry_for_engine(**_: Any) -> bool | None:
     """``needs-retry`` answer: False (do not retry) for the engine's own calls.
 
-    botocore reads ``False`` as "do not retry" only from 1.44 on; before that
-    any non-None answer means "retry now", so :mod:`safes3._hooks` installs
-    this only where ``FALSE_MEANS_NO_RETRY`` and the two retry layers stack
+    Older botocore releases take any non-None answer as "retry now", so
+    :mod:`safes3._hooks` installs this only where ``FALSE_MEANS_NO_RETRY``
+    (the behaviour, probed at import) and the two retry layers stack
     elsewhere.
     """
     return False if getattr(_local, "active", False) else None

@@ -183,21 +183,15 @@ class Policy:
                     "checks, e.g. by another event handler); it was not sent"
                 )
             wire[low] = value
-        for name, value in self._required_headers(rule):
+        for name, value in self.required_headers(rule):
             if wire.get(name) != value:
-                raise EncryptionPolicyError(
-                    f"{rule.name} reached the wire without the {self.encryption.mode} header "
-                    f"{name} safes3 put on it (another event handler replaced the "
-                    "parameters); it was not sent"
-                )
+                raise self.missing_header(rule, name)
         if (
             rule.creates_object
             and isinstance(self.encryption, SSEC)
             and "x-amz-server-side-encryption" in wire
         ):
-            raise EncryptionConflictError(
-                f"{rule.name} carries x-amz-server-side-encryption under an SSE-C policy"
-            )
+            raise self.conflict(rule, "x-amz-server-side-encryption")
         if rule.body_checksum:
             _add_body_checksum(
                 request,
@@ -207,7 +201,22 @@ class Policy:
                 md5=not self.profile.checksum_headers_verified,
             )
 
-    def _required_headers(self, rule: OperationRule) -> tuple[tuple[str, str], ...]:
+    def missing_header(self, rule: OperationRule, header: str) -> EncryptionPolicyError:
+        """The error for a request that lost one of the policy's headers on the way."""
+        return EncryptionPolicyError(
+            f"{rule.name} reached the wire without the {self.encryption.mode} header "
+            f"{header} safes3 put on it (another event handler replaced the parameters "
+            "or the headers); it was not sent"
+        )
+
+    def conflict(self, rule: OperationRule, header: str) -> EncryptionConflictError:
+        """The error for a request carrying another mode's encryption header."""
+        return EncryptionConflictError(
+            f"{rule.name} carries {header} under this client's {self.encryption.mode} "
+            "policy; it was not sent"
+        )
+
+    def required_headers(self, rule: OperationRule) -> tuple[tuple[str, str], ...]:
         """The policy's headers ``rule``'s request must carry (cached per operation)."""
         found = self.required.get(rule.name)
         if found is None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import boto3
-from botocore.client import BaseClient
 from botocore.config import Config as BotocoreConfig
-from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3._boto import build_session
 from safes3._config import Config
 from safes3._credentials import check_temporary
 from safes3._exceptions import ConfigurationError, InsecureTransportError
-from safes3._hooks import guard_policy, install
+from safes3._hooks import GateSettings, install, is_guarded
+from safes3._janitor import Janitor
 from safes3._redact import install as install_redaction
 from safes3._rules import Policy
 
@@ -31,7 +27,9 @@ class Session:
     """Hands out S3 clients and resources that all enforce one :class:`Config`.
 
     ``Session(config)`` or ``Session(encryption=..., endpoint_url=..., ...)``
-    with the keyword arguments of :class:`Config`.
+    with the keyword arguments of :class:`Config`.  The boto3 session behind
+    it stays private: a client made from it without safes3's settings could
+    not be trusted.
     """
 
     def __init__(self, config: Config | None = None, **settings: Any) -> None:
@@ -47,9 +45,17 @@ class Session:
             ca_path=cfg.tls.path,
         )
         self.policy = Policy(encryption=cfg.encryption, profile=cfg.store_profile)
-        install(self._boto.events, self.policy, self)
-        self._janitor_client: BaseClient | None = None
-        self._lock = threading.Lock()
+        install(
+            self._boto.events,
+            self.policy,
+            Janitor(self._new_client),
+            GateSettings(
+                ca_path=cfg.tls.path,
+                aws=cfg.endpoint_url is None,
+                allowed=cfg.allow_operations,
+                presign_max_expires=cfg.presign_max_expires,
+            ),
+        )
         check_temporary(self._boto.get_credentials(), allow_static=cfg.allow_static_credentials)
 
     def __repr__(self) -> str:
@@ -59,12 +65,12 @@ class Session:
             f"store={cfg.store_profile.name!r})"
         )
 
-    @property
-    def boto3_session(self) -> boto3.session.Session:
-        """The private boto3 session carrying safes3's handlers."""
-        return self._boto
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            "a safes3.Session holds credentials and cannot be pickled; build one where it is used"
+        )
 
-    def client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self) -> dict[str, Any]:
         cfg = self.config
         region = cfg.region or self._boto.region_name or _DEFAULT_REGION
         return {
@@ -75,18 +81,29 @@ class Session:
             "config": self._botocore_config(),
         }
 
+    def _new_client(self) -> Any:
+        return self._boto.client("s3", **self._client_kwargs())
+
     def client(self) -> S3Client:
         """A genuine botocore S3 client with every safes3 guard installed."""
-        made: S3Client = self._boto.client("s3", **self.client_kwargs())
+        made: S3Client = self._new_client()
         if not made.meta.endpoint_url.startswith("https://"):
             raise InsecureTransportError(
                 f"the resolved endpoint {made.meta.endpoint_url!r} is not HTTPS"
+            )
+        if not is_guarded(made):
+            raise ConfigurationError(
+                "the client came out without safes3's gate or handlers; refusing to hand it out"
             )
         return made
 
     def resource(self) -> S3ServiceResource:
         """The boto3 resource API, on a client carrying the same guards."""
-        made: S3ServiceResource = self._boto.resource("s3", **self.client_kwargs())
+        made: S3ServiceResource = self._boto.resource("s3", **self._client_kwargs())
+        if not is_guarded(made.meta.client):
+            raise ConfigurationError(
+                "the resource's client came out without safes3's gate; refusing to hand it out"
+            )
         return made
 
     def _botocore_config(self) -> BotocoreConfig:
@@ -104,37 +121,6 @@ class Session:
             return ours.merge(BotocoreConfig(retries={"mode": "standard"}))
         return user.merge(ours)
 
-    def _janitor(self) -> Any:
-        with self._lock:
-            if self._janitor_client is None:
-                self._janitor_client = self._boto.client("s3", **self.client_kwargs())
-        return self._janitor_client
-
-    def head(self, stash: Mapping[str, Any], parsed: Mapping[str, Any]) -> dict[str, Any]:
-        """HeadObject of what a write just stored (its response is the proof)."""
-        extra = {"VersionId": parsed["VersionId"]} if parsed.get("VersionId") else {}
-        try:
-            found: dict[str, Any] = self._janitor().head_object(
-                Bucket=stash.get("Bucket"), Key=stash.get("Key"), **extra
-            )
-        except (BotoCoreError, ClientError):
-            return {}
-        return found
-
-    def remove(self, operation: str, stash: Mapping[str, Any], parsed: Mapping[str, Any]) -> bool:
-        """Delete the object, or abort the upload, that an unproven write left."""
-        bucket, key = stash.get("Bucket"), stash.get("Key")
-        upload_id = stash.get("UploadId") or parsed.get("UploadId")
-        try:
-            if operation in {"CreateMultipartUpload", "UploadPart", "UploadPartCopy"}:
-                self._janitor().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            else:
-                extra = {"VersionId": parsed["VersionId"]} if parsed.get("VersionId") else {}
-                self._janitor().delete_object(Bucket=bucket, Key=key, **extra)
-        except (BotoCoreError, ClientError):
-            return False
-        return True
-
 
 def client(config: Config | None = None, **settings: Any) -> S3Client:
     """A genuine boto3 S3 client enforcing ``config`` (or the keyword settings).
@@ -142,8 +128,3 @@ def client(config: Config | None = None, **settings: Any) -> S3Client:
     The one-line replacement for ``boto3.client("s3", ...)``.
     """
     return Session(config, **settings).client()
-
-
-def is_guarded(s3: BaseClient) -> bool:
-    """Whether ``s3`` still carries safes3's handlers."""
-    return guard_policy(s3.meta.events) is not None

@@ -53,7 +53,7 @@ def harden(core: botocore.session.Session, ca_path: str) -> None:
     event handlers, so both reach them.
     """
     core.set_config_variable("ca_bundle", ca_path)
-    guard_sts(core.get_component("event_emitter"))
+    guard_sts(core.get_component("event_emitter"), ca_path)
 
 
 class _Provider(CredentialProvider):
@@ -107,7 +107,6 @@ def sts_client(role: AssumeRole, *, ca_path: str, region: str | None) -> STSClie
         use_ssl=True,
         config=_STS_CONFIG,
     )
-    guard_sts(client.meta.events)
     if not client.meta.endpoint_url.lower().startswith("https://"):
         raise InsecureTransportError(
             f"the STS endpoint resolved to {client.meta.endpoint_url!r}, which is not HTTPS"

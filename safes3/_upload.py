@@ -23,11 +23,12 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
-from safes3._exceptions import ConfigurationError, IntegrityError, SafeS3Error, TransferError
+from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import DonePart, Journal, encryption_fingerprint
 from safes3._parts import PartBody, PartReader, Source
 from safes3._retry import RetryableError, describe, run
+from safes3._stored import StoredObject, verify_stored
 from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
 __all__ = ["UploadResult", "upload"]
@@ -212,7 +213,9 @@ class _Upload:
                 f"PutObject of {self.where} failed after {attempts} attempt(s): {describe(exc)}"
             ) from exc
         if reply.get(self.algo.param) != expected:
-            self._verify_stored(len(body), full=crc, composite=None)
+            self._verify_stored(
+                len(body), full=crc, composite=None, version_id=reply.get("VersionId")
+            )
         self._report(len(body), len(body))
         return UploadResult(
             bucket=self.bucket,
@@ -443,7 +446,10 @@ class _Upload:
         if self.journal is not None:
             self.journal.remove()
         self._verify_stored(
-            size, full=full, composite=self.algo.composite(self.done[n].crc for n in numbers)
+            size,
+            full=full,
+            composite=self.algo.composite(self.done[n].crc for n in numbers),
+            version_id=reply.get("VersionId"),
         )
         return UploadResult(
             bucket=self.bucket,
@@ -462,37 +468,18 @@ class _Upload:
 
     # ---- verification and failure ----------------------------------------------
 
-    def _verify_stored(self, size: int, *, full: int, composite: str | None) -> None:
-        """HeadObject: the stored length, and the store's checksum when it keeps one."""
-        try:
-            head = run(
-                self.settings,
-                lambda: self.s3.head_object(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED"
-                ),
-                self._count_retry(0),
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise TransferError(
-                f"{self.where} was written but could not be read back to verify it: {describe(exc)}"
-            ) from exc
-        problem = None
-        stored = head.get(self.algo.param)
-        name = self.algo.name
-        if head.get("ContentLength") != size:
-            problem = f"the store holds {head.get('ContentLength')} bytes, {size} were sent"
-        elif stored and "-" in stored and composite is not None and stored != composite:
-            problem = f"the store's composite {name} is {stored}, expected {composite}"
-        elif stored and "-" not in stored and stored != ck.b64(full):
-            problem = f"the store's {name} is {stored}, expected {ck.b64(full)}"
-        if problem is not None:
-            try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key)  # type: ignore[attr-defined]
-            except (BotoCoreError, ClientError):
-                problem += "; deleting it FAILED: delete it by hand"
-            else:
-                problem += "; the object was deleted"
-            raise IntegrityError(f"{self.where}: {problem}")
+    def _verify_stored(
+        self, size: int, *, full: int, composite: str | None, version_id: str | None
+    ) -> None:
+        """Read back the version this write made; remove it if it is wrong (see _stored)."""
+        verify_stored(
+            StoredObject(self.s3, self.bucket, self.key, version_id),
+            lambda call: run(self.settings, call, self._count_retry(0)),
+            self.algo,
+            size=size,
+            full=full,
+            composite=composite,
+        )
 
     def _fail(self, exc: BaseException) -> BaseException:
         """Abort unless the caller's side interrupted a journaled upload; the error to raise."""

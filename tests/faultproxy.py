@@ -9,7 +9,14 @@ the threshold:
 * ``reset``: both sockets are closed with SO_LINGER 0, so the client gets a
   TCP RST in the middle of its request (a real connection reset);
 * ``stall``: the proxy stops forwarding in both directions and holds the
-  connection open, so the client runs into its own socket timeout.
+  connection open, so the client runs into its own socket timeout;
+* ``cut``: both sockets are closed normally (FIN), so a response body ends
+  early without any error from the network: a short body.
+
+Faults armed with ``direction="down"`` count the bytes a connection has
+carried from the server to the client instead (a download's bodies): the
+block that crosses the threshold is not forwarded.  ``received`` is the
+total of those bytes over every connection.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class _Fault:
     kind: str
     after: int
     fired: bool = False
+    upward: bool = True
 
 
 @dataclass
@@ -38,6 +46,7 @@ class FaultProxy:
     target_port: int
     faults: list[_Fault] = field(default_factory=list)
     connections: int = 0
+    received: int = 0
 
     def __post_init__(self) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -51,12 +60,15 @@ class FaultProxy:
     def fired(self) -> list[str]:
         return [f.kind for f in self.faults if f.fired]
 
-    def arm(self, kind: str, *, after: int) -> None:
-        """Fire ``kind`` ('reset' or 'stall') once a connection has sent ``after`` bytes."""
-        if kind not in {"reset", "stall"}:
+    def arm(self, kind: str, *, after: int, direction: str = "up") -> None:
+        """Fire ``kind`` ('reset', 'stall' or 'cut') once a connection carried ``after`` bytes.
+
+        ``direction`` "up" counts what the client sent, "down" what it received.
+        """
+        if kind not in {"reset", "stall", "cut"} or direction not in {"up", "down"}:
             raise ValueError(kind)
         with self._lock:
-            self.faults.append(_Fault(kind, after))
+            self.faults.append(_Fault(kind, after, upward=direction == "up"))
 
     def close(self) -> None:
         self._stop.set()
@@ -85,7 +97,7 @@ class FaultProxy:
             with self._lock:
                 self.connections += 1
                 self._open += [client, upstream]
-            state = {"sent": 0, "stalled": False}
+            state = {"sent": 0, "received": 0, "stalled": False}
             threading.Thread(
                 target=self._pump, args=(client, upstream, state, True), daemon=True
             ).start()
@@ -101,15 +113,22 @@ class FaultProxy:
                 data = src.recv(_BLOCK)
                 if not data:
                     break
-                if upward:
-                    state["sent"] += len(data)
-                    fault = self._due(state["sent"])
-                    if fault == "reset":
-                        _reset(src)
-                        _reset(dst)
-                        return
-                    if fault == "stall":
-                        state["stalled"] = True
+                counter = "sent" if upward else "received"
+                state[counter] += len(data)
+                if not upward:
+                    with self._lock:
+                        self.received += len(data)
+                fault = self._due(state[counter], upward)
+                if fault == "reset":
+                    _reset(src)
+                    _reset(dst)
+                    return
+                if fault == "cut":
+                    _close(src)
+                    _close(dst)
+                    return
+                if fault == "stall":
+                    state["stalled"] = True
                 if state["stalled"]:
                     self._stop.wait()
                     return
@@ -120,10 +139,10 @@ class FaultProxy:
             if not state["stalled"]:
                 _close(dst)
 
-    def _due(self, sent: int) -> str | None:
+    def _due(self, carried: int, upward: bool) -> str | None:
         with self._lock:
             for fault in self.faults:
-                if not fault.fired and sent >= fault.after:
+                if not fault.fired and fault.upward == upward and carried >= fault.after:
                     fault.fired = True
                     return fault.kind
         return None

@@ -10,6 +10,12 @@ error document, as a store would, on the same keep-alive connection.  So the
 client parses a real error response off its socket; the store never sees
 that request.
 
+A *rewrite* (:meth:`HttpFaultProxy.rewrite`) sees each relayed request
+with the store's real status and headers and may replace that answer: the
+store's body is read and dropped and the replacement sent instead.  Tests
+use it to make the real store answer as another store (AWS) does in one
+documented case, and say so in their docstrings.
+
 An ``Expect: 100-continue`` is answered by the proxy itself (the request goes
 on without it).  Only what the tests send is handled: requests framed by
 Content-Length,
@@ -31,7 +37,7 @@ from pathlib import Path
 
 from tests.certs import make_key_pair
 
-__all__ = ["HttpFaultProxy", "Request"]
+__all__ = ["HttpFaultProxy", "Reply", "Request", "s3_error"]
 
 _BLOCK = 256 * 1024
 
@@ -43,12 +49,25 @@ class Request:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An answer the proxy sends instead of the store's (``body`` empty for HEAD)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+Rewrite = Callable[[Request, int, dict[str, str]], "Reply | None"]
+
+
 @dataclass
 class _Rule:
     matches: Callable[[Request], bool]
     status: int
     code: str
     fired: bool = False
+    times: int = 1
 
 
 @dataclass
@@ -60,6 +79,7 @@ class HttpFaultProxy:
     ca_bundle: str
     answered: list[tuple[Request, int]] = field(default_factory=list)
     relayed: list[Request] = field(default_factory=list)
+    rewritten: list[tuple[Request, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="safes3-httpproxy-")
@@ -69,6 +89,8 @@ class HttpFaultProxy:
         self._server_ctx.load_cert_chain(cert, key)
         self._upstream_ctx = ssl.create_default_context(cafile=self.ca_bundle)
         self._rules: list[_Rule] = []
+        self._rewrites: list[Rewrite] = []
+        self._before: list[Callable[[Request], None]] = []
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
@@ -76,10 +98,22 @@ class HttpFaultProxy:
         self._open: list[socket.socket] = []
         threading.Thread(target=self._accept, name="httpproxy", daemon=True).start()
 
-    def answer_once(self, matches: Callable[[Request], bool], status: int, code: str) -> None:
-        """Answer the first request ``matches`` picks with ``status`` and S3 error ``code``."""
+    def answer_once(
+        self, matches: Callable[[Request], bool], status: int, code: str, *, times: int = 1
+    ) -> None:
+        """Answer the first ``times`` requests ``matches`` picks with ``status`` and ``code``."""
         with self._lock:
-            self._rules.append(_Rule(matches, status, code))
+            self._rules.append(_Rule(matches, status, code, times=times))
+
+    def rewrite(self, fn: Rewrite) -> None:
+        """For every relayed request, ``fn(request, status, headers)`` may replace the answer."""
+        with self._lock:
+            self._rewrites.append(fn)
+
+    def before_relay(self, fn: Callable[[Request], None]) -> None:
+        """Call ``fn(request)`` before each request is relayed (to race another client)."""
+        with self._lock:
+            self._before.append(fn)
 
     def close(self) -> None:
         self._server.close()
@@ -157,30 +191,50 @@ class HttpFaultProxy:
             return True
         with self._lock:
             self.relayed.append(request)
+            before = list(self._before)
+        for fn in before:
+            fn(request)
         up.write(head)
         _copy(down, up, length)
         up.flush()
         reply = _read_head(up)
         if reply is None:
             return False
-        down.write(reply)
         reply_lines = reply.decode("latin-1").split("\r\n")
         status = int(reply_lines[0].split(" ", 2)[1])
         reply_headers = _headers(reply_lines[1:])
+        replacement = self._replacement(request, status, reply_headers)
+        sink = down if replacement is None else None
+        if replacement is None:
+            down.write(reply)
         if method == "HEAD" or status in (204, 304):
             pass
         elif reply_headers.get("transfer-encoding", "").lower() == "chunked":
-            _copy_chunked(up, down)
+            _copy_chunked(up, sink)
         else:
-            _copy(up, down, int(reply_headers.get("content-length", "0")))
+            _copy(up, sink, int(reply_headers.get("content-length", "0")))
+        if replacement is not None:
+            _send_reply(down, method, replacement)
         down.flush()
         return True
+
+    def _replacement(self, request: Request, status: int, headers: dict[str, str]) -> Reply | None:
+        with self._lock:
+            rewrites = list(self._rewrites)
+        for fn in rewrites:
+            found = fn(request, status, headers)
+            if found is not None:
+                with self._lock:
+                    self.rewritten.append((request, found.status))
+                return found
+        return None
 
     def _due(self, request: Request) -> _Rule | None:
         with self._lock:
             for rule in self._rules:
                 if not rule.fired and rule.matches(request):
-                    rule.fired = True
+                    rule.times -= 1
+                    rule.fired = rule.times <= 0
                     return rule
         return None
 
@@ -215,15 +269,38 @@ def _copy(src: BufferedIOBase, dst: BufferedIOBase | None, length: int) -> None:
         length -= len(data)
 
 
-def _copy_chunked(src: BufferedIOBase, dst: BufferedIOBase) -> None:
+def _send_reply(down: BufferedIOBase, method: str, reply: Reply) -> None:
+    headers = dict(reply.headers)
+    if not any(name.lower() == "content-length" for name in headers):
+        headers["Content-Length"] = str(len(reply.body))
+    head = f"HTTP/1.1 {reply.status} Replaced\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    down.write(head.encode("latin-1") + b"\r\n" + (b"" if method == "HEAD" else reply.body))
+
+
+def s3_error(status: int, code: str, message: str) -> Reply:
+    """An S3 error answer as a store sends it (XML body; a HEAD gets the status only)."""
+    body = (
+        f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error>"
+    ).encode()
+    return Reply(status, {"Content-Type": "application/xml"}, body)
+
+
+def _copy_chunked(src: BufferedIOBase, dst: BufferedIOBase | None) -> None:
+    def write(data: bytes) -> None:
+        if dst is not None:
+            dst.write(data)
+
     while True:
         line = src.readline(1024)
-        dst.write(line)
+        write(line)
         size = int(line.split(b";", 1)[0], 16)
         if size == 0:
             while True:
                 trailer = src.readline(8192)
-                dst.write(trailer)
+                write(trailer)
                 if trailer in (b"\r\n", b"\n", b""):
                     return
         _copy(src, dst, size + 2)

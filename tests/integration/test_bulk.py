@@ -250,7 +250,6 @@ def test_store_failures_name_exactly_the_failed_objects(
     err = run.stderr.decode()
     for name in failed:
         assert name in err
-    print(f"peak RSS KiB: 1,000 files {base}, 20,000 files {big}, no-op sync {noop}")
     stored = _keys(admin_s3, bucket)
     assert set(stored) == {f"p/k{i:02d}" for i in range(40)} - {"p/k03", "p/k31"}
     assert _assert_all_encrypted(store, admin_s3, bucket) == 38

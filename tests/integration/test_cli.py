@@ -154,17 +154,11 @@ def _make_good_bucket(store: StoreInfo, s3: S3Client, bucket: str) -> None:
         Policy=pg.dumps(pg.bucket_policy(pg.deny_insecure_transport(bucket, profile))),
     )
     if profile.public_access_block:
+        from safes3._auditaccess import proposed_public_access_block
+
         s3.put_public_access_block(
             Bucket=bucket,
-            PublicAccessBlockConfiguration={  # type: ignore[arg-type]
-                k: True
-                for k in (
-                    "BlockPublicAcls",
-                    "IgnorePublicAcls",
-                    "BlockPublicPolicy",
-                    "RestrictPublicBuckets",
-                )
-            },
+            PublicAccessBlockConfiguration=proposed_public_access_block(profile),  # type: ignore[arg-type]
         )
     if profile.default_encryption:
         s3.put_bucket_encryption(

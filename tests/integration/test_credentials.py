@@ -99,7 +99,8 @@ def capture(s3: S3Client) -> list[tuple[str, str, bool]]:
 
 
 def current(s: safes3.Session) -> Credentials:
-    found = s.boto3_session.get_credentials()
+    """The session's live credentials object (private: no public API hands it out)."""
+    found = s._boto.get_credentials()
     assert found is not None
     return found
 

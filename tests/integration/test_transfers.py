@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
-import json
 import os
 import signal
 import subprocess
@@ -29,7 +28,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import safes3
 from safes3 import _checksum as ck
-from safes3._download import _read_into
+from safes3._journal import Journal
+from safes3._rangeread import read_into as _read_into
 from tests.clients import client_for
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent, Wire
@@ -349,10 +349,11 @@ def test_an_interrupted_upload_resumes_from_its_journal(
         safes3.upload(
             first, DATA, bucket, "obj", settings=FAST, journal=journal, progress=stop_after_two
         )
-    recorded = json.loads(journal.read_text())
-    done = sorted(p["number"] for p in recorded["parts"])
+    loaded = Journal.load(journal)
+    assert loaded is not None
+    done = sorted(loaded.parts)
     assert len(done) >= 2
-    assert recorded["checksum_algorithm"] == "CRC32C"
+    assert loaded.checksum_algorithm == "CRC32C"
     assert key.fingerprint in journal.read_text()
     assert key.customer_params["SSECustomerKey"] not in journal.read_text()
     assert len(uploads_left(admin_s3, bucket)) == 1
@@ -453,7 +454,9 @@ def test_a_killed_process_resumes_from_its_journal(
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    done = sorted(p["number"] for p in json.loads(journal.read_text())["parts"])
+    recorded = Journal.load(journal)
+    assert recorded is not None
+    done = sorted(recorded.parts)
     assert 2 <= len(done) < 4
     assert len(uploads_left(admin_s3, bucket)) == 1
 

@@ -160,7 +160,9 @@ def test_no_write_leaves_without_the_policy(store: StoreInfo, admin_s3: S3Client
     try:
         run()
         assert refused > 0
-        assert sent_total > 40
+        assert sent_total > 20, (
+            "most examples must reach the wire for the property to mean anything"
+        )
         for key, cleaned_up in unproven:
             assert cleaned_up
             with pytest.raises(ClientError):

@@ -23,6 +23,8 @@ EXPECTED = {
     "EncryptionPolicyError",
     "InsecureTransportError",
     "IntegrityError",
+    "ObjectChangedError",
+    "OperationRefusedError",
     "RoleAssumptionError",
     "SafeS3Error",
     "Session",

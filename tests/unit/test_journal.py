@@ -97,3 +97,45 @@ def test_fingerprints_name_keys_without_revealing_them() -> None:
     assert encryption_fingerprint(SSEKMS("alias/k")) == "SSE-KMS:alias/k"
     key = SSEC.generate()
     assert encryption_fingerprint(key) == f"SSE-C:{key.fingerprint}"
+
+
+def test_recording_a_part_appends_one_line_and_rewrites_nothing(tmp_path: Path) -> None:
+    journal = make(tmp_path / "j.json", SSEC.generate())
+    journal.save()
+    for n in range(1, 40):
+        before = journal.path.read_bytes()
+        journal.record(DonePart(number=n, size=10, etag=f'"e{n}"', crc=n))
+        after = journal.path.read_bytes()
+        assert after.startswith(before)
+        assert after[len(before) :].count(b"\n") == 1
+
+
+def test_a_torn_last_line_is_ignored_at_every_cut(tmp_path: Path) -> None:
+    journal = make(tmp_path / "j.json", SSEC.generate())
+    journal.save()
+    journal.record(DonePart(number=1, size=10, etag='"e1"', crc=1))
+    whole = journal.path.read_bytes()
+    journal.record(DonePart(number=2, size=10, etag='"e2"', crc=2))
+    last = journal.path.read_bytes()[len(whole) :]
+    for cut in range(1, len(last)):
+        journal.path.write_bytes(whole + last[:cut])
+        loaded = Journal.load(journal.path)
+        assert loaded is not None
+        assert sorted(loaded.parts) == [1]
+        assert journal.path.read_bytes() == whole  # cut off, so the next append is clean
+        loaded.record(DonePart(number=2, size=10, etag='"e2"', crc=2))
+        again = Journal.load(journal.path)
+        assert again is not None
+        assert sorted(again.parts) == [1, 2]
+
+
+def test_a_damaged_line_before_the_last_is_refused(tmp_path: Path) -> None:
+    journal = make(tmp_path / "j.json", SSEC.generate())
+    journal.save()
+    journal.record(DonePart(number=1, size=10, etag='"e1"', crc=1))
+    journal.record(DonePart(number=2, size=10, etag='"e2"', crc=2))
+    lines = journal.path.read_bytes().split(b"\n")
+    lines[1] = lines[1][:5]
+    journal.path.write_bytes(b"\n".join(lines))
+    with pytest.raises(TransferError, match="line 2 is damaged"):
+        Journal.load(journal.path)

@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutE
 
 from safes3 import ConfigurationError, TransferError, TransferSettings
 from safes3 import _checksum as ck
-from safes3._download import _read_into
 from safes3._parts import PartBody, PartReader
+from safes3._rangeread import read_into as _read_into
 from safes3._retry import RetryableError, is_retryable, run
 from safes3._transfer_settings import MAX_PART, MAX_PARTS, MIN_PART, part_size_for
 
