@@ -7,12 +7,15 @@ credentials.  Everything public is listed in ``__all__``; the modules
 behind it are private.
 """
 
+from safes3._bulk import copy_tree
+from safes3._bulkstate import BulkResult
 from safes3._config import Config
 from safes3._credentials import StaticCredentials
 from safes3._download import DownloadResult, download
 from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
 from safes3._exceptions import (
     ACLRefusedError,
+    BulkTransferError,
     CABundleError,
     ConfigurationError,
     CredentialsError,
@@ -45,6 +48,8 @@ __all__ = [
     "SSES3",
     "ACLRefusedError",
     "AssumeRole",
+    "BulkResult",
+    "BulkTransferError",
     "CABundleError",
     "Config",
     "ConfigurationError",
@@ -70,6 +75,7 @@ __all__ = [
     "UploadResult",
     "__version__",
     "client",
+    "copy_tree",
     "download",
     "fsspec_storage_options",
     "is_guarded",

@@ -19,6 +19,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import __version__
+from safes3._clibulk import add_cp_options, add_sync_command, run_bulk
 from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, session_for
 from safes3._clitransfer import download, upload
 from safes3._encryption import SSEC
@@ -71,6 +72,8 @@ def _progress(args: argparse.Namespace, label: str) -> Iterator[Progress | None]
 
 
 def _cmd_cp(args: argparse.Namespace) -> int:
+    if args.recursive:
+        return run_bulk(args, sync=False)
     src, dst = args.source, args.dest
     if not src.startswith("s3://") and not dst.startswith("s3://"):
         raise SafeS3Error("cp needs at least one s3:// address; use cp for local copies")
@@ -278,7 +281,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cp", parents=[common], help="copy local<->S3, S3->S3; '-' is stdin/out")
     p.add_argument("source")
     p.add_argument("dest")
+    add_cp_options(p)
     p.set_defaults(func=_cmd_cp)
+    add_sync_command(sub, common)
 
     p = sub.add_parser("ls", parents=[common], help="list buckets, or keys under s3://B/PREFIX")
     p.add_argument("url", nargs="?")

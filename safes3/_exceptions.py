@@ -21,8 +21,9 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     │   ├── StaticCredentialsRefusedError
     │   └── RoleAssumptionError
     └── TransferError               a managed transfer failed (upload aborted)
-        └── IntegrityError          checksums disagree
-            └── ObjectChangedError  the object was replaced while it was downloaded
+        ├── IntegrityError          checksums disagree
+        │   └── ObjectChangedError  the object was replaced while it was downloaded
+        └── BulkTransferError       objects of a bulk run not transferred (carries the result)
 
 Messages name what was refused and what to do instead; they never contain
 key material, secret keys or session tokens.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACLRefusedError",
+    "BulkTransferError",
     "CABundleError",
     "ConfigurationError",
     "CredentialsError",
@@ -136,3 +138,11 @@ class IntegrityError(TransferError):
 
 class ObjectChangedError(IntegrityError):
     """The object was replaced while it was being downloaded; nothing mixed was kept."""
+
+
+class BulkTransferError(TransferError):
+    """Some objects of a bulk copy or sync were not transferred; ``result`` names them."""
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
