@@ -8,8 +8,12 @@ credentials is retried once after renewing them.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import boto3
 import botocore.session
+from botocore.utils import parse_timestamp
 
 from safes3._credentials import StaticCredentials
 from safes3._hooks import install_expiry
@@ -41,4 +45,20 @@ def build_session(
     if isinstance(credentials, AssumeRole):
         install_role(core, credentials, ca_path=ca_path, region=session.region_name)
     install_expiry(core.get_component("event_emitter"), core.get_credentials)
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
     return session
+
+
+def _timestamp(value: Any) -> Any:
+    """Listings' ISO 8601 timestamps through the standard library, not dateutil.
+
+    botocore's dateutil parser is about half the CPU of a large listing
+    (measured by the bulk benchmarks); anything ``fromisoformat`` cannot read
+    goes to botocore's own parser.
+    """
+    if isinstance(value, str) and value.endswith("Z") and "T" in value:
+        try:
+            return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass
+    return parse_timestamp(value)

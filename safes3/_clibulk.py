@@ -15,7 +15,6 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from botocore.config import Config as BotocoreConfig
@@ -95,31 +94,7 @@ def _client(args: argparse.Namespace, writes: bool) -> Any:
     )
     botocore = BotocoreConfig(max_pool_connections=pool, retries={"mode": "standard"})
     bulk = Session(dataclasses.replace(session.config, botocore_config=botocore))
-    _fast_timestamps(bulk)
     return bulk.client()
-
-
-def _fast_timestamps(session: Session) -> None:
-    """Parse listings' ISO 8601 timestamps with the standard library, not dateutil.
-
-    botocore's dateutil parser is about half the CPU of a large listing; the
-    one this session's clients use is set on its botocore session before any
-    client exists.  Anything ``fromisoformat`` cannot read goes to botocore's.
-    """
-    from botocore.utils import parse_timestamp
-
-    def parse(value: Any) -> Any:
-        if isinstance(value, str) and value.endswith("Z") and "T" in value:
-            try:
-                return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
-            except ValueError:
-                pass
-        return parse_timestamp(value)
-
-    boto = getattr(session, "boto3_session", None) or getattr(session, "_boto", None)
-    inner = getattr(boto, "_session", None)
-    if inner is not None:
-        inner.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse)
 
 
 def run_bulk(args: argparse.Namespace, *, sync: bool) -> int:
