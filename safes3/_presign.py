@@ -38,7 +38,7 @@ from safes3._exceptions import (
     OperationRefusedError,
 )
 from safes3._gate import refuse_loosening
-from safes3._operations import OPERATIONS
+from safes3._operations import OPERATIONS, Kind
 from safes3._rules import Policy, rules_for
 
 __all__ = ["guard_presign_post", "guard_presign_url", "guard_signer"]
@@ -133,14 +133,43 @@ def guard_signer(client: Any, policy: Policy, allowed: Collection[str], cap: int
         if signing_type == "presign-url":
             _check_expiry(expires_in, cap)
             _check_url(operation_name, request, model, allowed)
+            _check_store(operation_name, policy, post=False)
             _check_headers(operation_name, request, policy, rules[operation_name])
         elif signing_type == "presign-post":
+            _check_store(operation_name, policy, post=True)
             _check_post(request, policy, cap)
         return original(
             operation_name, request, region_name, signing_type, expires_in, signing_name, **extra
         )
 
     signer.sign = sign
+
+
+def _check_store(name: str, policy: Policy, *, post: bool) -> None:
+    """Refuse presigned writes the store's own checks would not hold to the policy.
+
+    No proof of encryption follows a presigned write (the store answers the
+    holder), so where the store does not apply the policy's mode, or lets a
+    holder add headers nobody signed (an ACL), safes3 does not sign one.
+    """
+    known = OPERATIONS.get(name)
+    writes = post or (known is not None and known.kind is Kind.WRITE)
+    if not writes:
+        return
+    profile = policy.profile
+    if policy.encryption.mode == "SSE-S3" and not profile.sse_s3_honoured:
+        raise EncryptionPolicyError(
+            f"a presigned write under SSE-S3 would be stored in plaintext: the "
+            f"'{profile.name}' store profile records that this store does not apply SSE-S3; "
+            "use SSEKMS or SSEC"
+        )
+    if not post and not profile.unsigned_headers_refused:
+        raise OperationRefusedError(
+            f"cannot presign {name} for the '{profile.name}' store: it accepts headers a "
+            "presigned URL did not sign, so its holder could add an ACL. Use a presigned "
+            "POST form (its policy conditions are checked) or upload through safes3",
+            operation=name,
+        )
 
 
 def _check_expiry(expires: object, cap: int) -> None:

@@ -47,6 +47,9 @@ class StoreProfile:
     """Accepts ``...IfExists`` condition operators in bucket policies."""
     ssec_condition_key: bool
     """Sets ``s3:x-amz-server-side-encryption-customer-algorithm`` for policy conditions."""
+    unsigned_headers_refused: bool
+    """Refuses a presigned request carrying ``x-amz-*`` headers it did not sign (else the
+    holder of a presigned write can add an ACL to it)."""
     policy_binds_owner: bool
     """A bucket-policy Deny binds the owner's own GetBucketPolicy/DeleteBucketPolicy too:
     a policy that denies the owner cannot be removed over S3."""
@@ -72,6 +75,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                unsigned_headers_refused=True,
                 policy_binds_owner=False,
             ),
             StoreProfile(
@@ -90,6 +94,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                unsigned_headers_refused=False,
                 policy_binds_owner=True,
             ),
             StoreProfile(
@@ -108,6 +113,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=False,
                 ssec_condition_key=True,
+                unsigned_headers_refused=True,
                 policy_binds_owner=True,
             ),
             StoreProfile(
@@ -126,6 +132,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=True,
                 if_exists_conditions=True,
                 ssec_condition_key=True,
+                unsigned_headers_refused=False,
                 policy_binds_owner=False,
             ),
             StoreProfile(
@@ -144,6 +151,7 @@ PROFILES: MappingProxyType[str, StoreProfile] = MappingProxyType(
                 bool_secure_transport=False,
                 if_exists_conditions=True,
                 ssec_condition_key=False,
+                unsigned_headers_refused=False,
                 policy_binds_owner=True,
             ),
         )

@@ -16,7 +16,7 @@ import hashlib
 import zlib
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.model import OperationModel, ServiceModel
 
@@ -108,6 +108,16 @@ def _derive(op: OperationModel) -> OperationRule:
     )
 
 
+class _HeaderCache(dict[str, tuple[tuple[str, str], ...]]):
+    """Required headers per operation: SSE-C ones hold the key, so never printed or copied."""
+
+    def __repr__(self) -> str:
+        return f"<required headers for {len(self)} operations>"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise TypeError("the policy's header cache holds key material and cannot be copied")
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """The encryption mode and store profile one client enforces."""
@@ -115,7 +125,7 @@ class Policy:
     encryption: Encryption
     profile: StoreProfile
     required: dict[str, tuple[tuple[str, str], ...]] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=lambda: _HeaderCache(), compare=False, repr=False
     )
 
     # ---- provide-client-params ----------------------------------------------

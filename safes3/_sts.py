@@ -41,7 +41,9 @@ __all__ = ["harden", "install_role"]
 
 _DEFAULT_REGION = "us-east-1"
 _STS_CONFIG = BotocoreConfig(
-    retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=10, read_timeout=30
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=10,
+    read_timeout=30,
 )
 
 
@@ -50,9 +52,13 @@ def harden(core: botocore.session.Session, ca_path: str) -> None:
 
     Clients created by boto3's AssumeRoleProvider (profiles with role_arn)
     take ``verify`` from the ``ca_bundle`` setting and copy the session's
-    event handlers, so both reach them.
+    event handlers, so both reach them.  Endpoints from the environment or
+    the config files (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_STS``...)
+    are ignored, as ``AWS_CA_BUNDLE`` is: only the settings given to safes3
+    say where requests go.
     """
     core.set_config_variable("ca_bundle", ca_path)
+    core.set_config_variable("ignore_configured_endpoint_urls", True)
     guard_sts(core.get_component("event_emitter"), ca_path)
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 import safes3
 from tests.clients import client_for
+from tests.conftest import raw_client
 from tests.storeinfo import StoreInfo
 
 if TYPE_CHECKING:
@@ -35,15 +36,37 @@ def test_presigned_put_binds_the_encryption(
     store: StoreInfo, bucket: str, admin_s3: S3Client
 ) -> None:
     s3 = client_for(store, kms(store))
-    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p"})
+    params = {"Bucket": bucket, "Key": "p"}
+    if not safes3.PROFILES[store.extra["profile"]].unsigned_headers_refused:
+        with pytest.raises(safes3.OperationRefusedError, match="could add an ACL"):
+            s3.generate_presigned_url("put_object", Params=params)
+        return
+    url = s3.generate_presigned_url("put_object", Params=params)
     bare = http(store).request("PUT", url, body=b"no-headers")
     assert bare.status == 403, "a holder must not be able to leave the encryption out"
     headers = dict(kms(store).object_headers)
+    acl = http(store).request(
+        "PUT", url, body=b"acl", headers={**headers, "x-amz-acl": "public-read"}
+    )
+    assert acl.status == 403, "a holder must not be able to add an ACL"
     sent = http(store).request("PUT", url, body=b"with-headers", headers=headers)
     assert sent.status == 200, sent.data
     head = admin_s3.head_object(Bucket=bucket, Key="p")
     assert head["ServerSideEncryption"] == "aws:kms"
     assert store.kms_key_ids[0] in head["SSEKMSKeyId"]
+
+
+def test_contract_unsigned_headers_on_a_presigned_put(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    """The store fact behind ``unsigned_headers_refused`` (plain boto3 presigns here)."""
+    plain = raw_client(store, signature_version="s3v4")
+    url = plain.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "u"})
+    signed = http(store).request("PUT", url, body=b"u")
+    assert signed.status == 200, signed.data
+    answer = http(store).request("PUT", url, body=b"u", headers={"x-amz-acl": "private"})
+    refused = answer.status == 403
+    assert refused is safes3.PROFILES[store.extra["profile"]].unsigned_headers_refused
 
 
 def test_presigned_get_swapped_to_put_is_refused_before_signing(
