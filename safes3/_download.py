@@ -19,7 +19,7 @@ import os
 import ssl
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,7 @@ def download(
     progress: Callable[[int, int | None], None] | None = None,
     checksum: str | None = None,
     checksum_algorithm: Literal["CRC32", "CRC32C"] | None = None,
+    extra_args: Mapping[str, Any] | None = None,
 ) -> DownloadResult:
     """Download ``s3://bucket/key`` to a path or a writable binary stream.
 
@@ -104,7 +105,9 @@ def download(
     :class:`IntegrityError` when a check fails (a path is then left
     untouched), :class:`TransferError` when the store fails, and
     :class:`ConfigurationError` when the CRC needed is CRC32C and awscrt is
-    not installed.
+    not installed.  ``extra_args`` go to the HeadObject and every GetObject
+    (e.g. ``VersionId``, ``ExpectedBucketOwner``, or ``SSECustomerKey`` to read
+    an SSE-C object through a non-SSE-C client).
     """
     if guard_policy(s3.meta.events) is None:
         raise ConfigurationError(
@@ -115,6 +118,7 @@ def download(
     if checksum_algorithm is not None:
         ck.by_name(checksum_algorithm)
     job = _Download(s3, bucket, key, settings or TransferSettings(), progress)
+    job.extra = dict(extra_args or {})
     wanted = _Wanted(checksum, checksum_algorithm)
     if isinstance(dest, str | os.PathLike):
         return job.to_path(Path(dest), wanted)
@@ -139,6 +143,7 @@ class _Download:
         self.retries = 0
         self.refetched = 0
         self.algo = ck.CRC32
+        self.extra: dict[str, Any] = {}
 
     def to_path(self, path: Path, wanted: _Wanted) -> DownloadResult:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -203,7 +208,7 @@ class _Download:
 
     def _head(self, **extra: Any) -> dict[str, Any]:
         found: dict[str, Any] = self.s3.head_object(  # type: ignore[attr-defined]
-            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **extra
+            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **self.extra, **extra
         )
         return found
 
@@ -278,7 +283,10 @@ class _Download:
             nonlocal attempts
             attempts += 1
             reply = self.s3.get_object(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={r.start}-{r.start + r.length - 1}"
+                Bucket=self.bucket,
+                Key=self.key,
+                Range=f"bytes={r.start}-{r.start + r.length - 1}",
+                **self.extra,
             )
             body = reply["Body"]
             try:

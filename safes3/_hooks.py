@@ -131,10 +131,9 @@ def install(events: BaseEventHooks, policy: Policy, janitor: Janitor) -> None:
         return policy
 
     def on_client_class(class_attributes: dict[str, Any], **_: Any) -> None:
-        for name in _TRANSFER_METHODS:
-            method = class_attributes.get(name)
-            if method is not None and not getattr(method, "_safes3_pinned", False):
-                class_attributes[name] = _pin_classic(method)
+        from safes3._dropin import transfer_methods  # imports the engine, which imports this
+
+        class_attributes.update(transfer_methods())
 
     register = events.register
     register("provide-client-params.s3", on_params, unique_id=f"{_PREFIX}-params")

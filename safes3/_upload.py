@@ -32,6 +32,9 @@ from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
 __all__ = ["UploadResult", "upload"]
 
+_EVERY_CALL = ("ExpectedBucketOwner", "RequestPayer")
+"""``extra_args`` that every call of the upload carries, not only the first."""
+
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -97,7 +100,8 @@ def upload(
     continued by calling ``upload`` again with the same journal and source;
     a store failure after all retries aborts the upload and removes the
     journal.  ``extra_args`` go to PutObject/CreateMultipartUpload (e.g.
-    ``ContentType``, ``Metadata``).
+    ``ContentType``, ``Metadata``); ``ExpectedBucketOwner`` and
+    ``RequestPayer`` among them go to every call of the upload.
     """
     policy = guard_policy(s3.meta.events)
     if policy is None:
@@ -139,6 +143,7 @@ class _Upload:
         self.settings = settings
         self.progress = progress
         self.extra = extra
+        self.every = {k: extra[k] for k in _EVERY_CALL if k in extra}
         self.fingerprint = fingerprint
         self.where = f"s3://{bucket}/{key}"
         self.done: dict[int, DonePart] = {}
@@ -237,7 +242,7 @@ class _Upload:
         try:
             listed: dict[int, tuple[str, int]] = {}
             pages = self.s3.get_paginator("list_parts").paginate(
-                Bucket=self.bucket, Key=self.key, UploadId=journal.upload_id
+                Bucket=self.bucket, Key=self.key, UploadId=journal.upload_id, **self.every
             )
             for page in pages:
                 for p in page.get("Parts", []):
@@ -387,6 +392,7 @@ class _Upload:
                 PartNumber=number,
                 Body=PartBody(view),
                 **{param: expected},
+                **self.every,
             )
             echoed = reply.get(param)
             if echoed is not None and echoed != expected:
@@ -432,6 +438,7 @@ class _Upload:
                     Key=self.key,
                     UploadId=self.upload_id,
                     MultipartUpload={"Parts": parts},
+                    **self.every,
                 ),
                 self._count_retry(0),
             )
@@ -468,7 +475,7 @@ class _Upload:
             head = run(
                 self.settings,
                 lambda: self.s3.head_object(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED"
+                    Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **self.every
                 ),
                 self._count_retry(0),
             )
@@ -487,7 +494,9 @@ class _Upload:
             problem = f"the store's {name} is {stored}, expected {ck.b64(full)}"
         if problem is not None:
             try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key)  # type: ignore[attr-defined]
+                self.s3.delete_object(  # type: ignore[attr-defined]
+                    Bucket=self.bucket, Key=self.key, **self.every
+                )
             except (BotoCoreError, ClientError):
                 problem += "; deleting it FAILED: delete it by hand"
             else:
@@ -518,7 +527,7 @@ class _Upload:
             run(
                 self.settings,
                 lambda: self.s3.abort_multipart_upload(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, **self.every
                 ),
                 lambda *_: None,
             )
