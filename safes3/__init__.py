@@ -25,7 +25,9 @@ from safes3._exceptions import (
     RoleAssumptionError,
     SafeS3Error,
     StaticCredentialsRefusedError,
+    TransferClientError,
     TransferError,
+    UploadFailedError,
 )
 from safes3._profiles import PROFILES, StoreProfile
 from safes3._role import AssumeRole
@@ -60,8 +62,10 @@ __all__ = [
     "StaticCredentials",
     "StaticCredentialsRefusedError",
     "StoreProfile",
+    "TransferClientError",
     "TransferError",
     "TransferSettings",
+    "UploadFailedError",
     "UploadResult",
     "__version__",
     "client",
