@@ -207,15 +207,19 @@ def settings_for(
 
 
 def progress_for(callback: Callable[[int], Any] | None) -> Callable[[int, int | None], None] | None:
-    """The engine's ``progress(done, total)`` as boto3's ``Callback(bytes_since_last_call)``."""
+    """The engine's ``progress(done, total)`` as boto3's ``Callback(bytes_since_last_call)``.
+
+    Only growth is reported, so a copy that restarts as a streamed one after
+    the store refused the server-side copy still sums to the size.
+    """
     if callback is None:
         return None
     last = 0
 
     def progress(done: int, _total: int | None) -> None:
         nonlocal last
-        step, last = done - last, done
-        if step:
+        if done > last:
+            step, last = done - last, done
             callback(step)
 
     return progress

@@ -3,8 +3,10 @@
 Where the store copies with SSE headers (profile ``copy_with_sse``) the copy
 stays on the server: one CopyObject below one part, else a multipart upload
 of UploadPartCopy ranges in parallel (each retried on its own, the upload
-aborted on failure, the stored length checked).  Elsewhere every safes3 copy
-would be refused (each carries the policy's encryption), so the bytes are
+aborted on failure, the stored length checked).  A store that answers one of
+them 501 NotImplemented (SeaweedFS 4.48 refuses UploadPartCopy of encrypted
+objects) gets the streamed copy instead, its upload aborted first.  Elsewhere
+every safes3 copy would be refused (each carries the policy's encryption), so the bytes are
 streamed instead: :func:`safes3.download` of the source (verified) feeds
 :func:`safes3.upload` of the destination through a bounded relay, and the
 destination's last bytes are handed over only after the source verified, so a
@@ -124,9 +126,12 @@ def copy(
         job.settings = settings_for(Config, size=size, checksum=checksum)
         job.progress = progress_for(Callback)
         if policy.profile.copy_with_sse:
-            job.on_server(head, size)
-        else:
-            job.streamed(head, size)
+            try:
+                job.on_server(head, size)
+                return
+            except _NotImplemented:
+                pass
+        job.streamed(head, size)
     except ClientError as exc:
         raise TransferClientError(
             f"copy to s3://{Bucket}/{Key} failed: {describe(exc)}", exc.response, exc.operation_name
@@ -136,6 +141,22 @@ def copy(
         if converted is exc:
             raise
         raise converted from exc
+
+
+class _NotImplemented(Exception):
+    """The store answered a server-side copy with 501 NotImplemented (not worth a retry)."""
+
+
+def _server_side(call: Callable[[], Any]) -> Callable[[], Any]:
+    def attempt() -> Any:
+        try:
+            return call()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NotImplemented":
+                raise _NotImplemented(describe(exc)) from exc
+            raise
+
+    return attempt
 
 
 def _preserve(extra: dict[str, Any], head: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,8 +188,10 @@ class _Copy:
         if size < self.settings.part_size:
             run(
                 self.settings,
-                lambda: self.s3.copy_object(
-                    CopySource=self.source, Bucket=self.bucket, Key=self.key, **self.extra
+                _server_side(
+                    lambda: self.s3.copy_object(
+                        CopySource=self.source, Bucket=self.bucket, Key=self.key, **self.extra
+                    )
                 ),
                 lambda *_: None,
             )
@@ -215,14 +238,16 @@ class _Copy:
             end = min(start + part, size) - 1
             reply = run(
                 self.settings,
-                lambda: self.s3.upload_part_copy(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource=self.source,
-                    CopySourceRange=f"bytes={start}-{end}",
-                    **every,
+                _server_side(
+                    lambda: self.s3.upload_part_copy(
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        CopySource=self.source,
+                        CopySourceRange=f"bytes={start}-{end}",
+                        **every,
+                    )
                 ),
                 lambda *_: None,
             )

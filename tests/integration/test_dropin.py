@@ -32,6 +32,7 @@ import safes3
 from tests.clients import client_for, session_for
 from tests.conftest import raw_client
 from tests.faultproxy import FaultProxy
+from tests.integration.test_transfers import inject, refuse_part_once
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent, Wire
 
@@ -203,8 +204,9 @@ def test_refused_extra_args_send_nothing(
 
 
 def test_errors_keep_boto3_types_and_leave_nothing(
-    store: StoreInfo, bucket: str, tmp_path: Path
+    store: StoreInfo, bucket: str, admin_s3: S3Client, tmp_path: Path
 ) -> None:
+    """The part's 403 is injected at before-send (faithful to S3's status and error body)."""
     s3 = client_for(store, kms(store))
     dest = tmp_path / "keep.txt"
     dest.write_bytes(b"mine")
@@ -214,10 +216,16 @@ def test_errors_keep_boto3_types_and_leave_nothing(
     assert isinstance(missing.value, safes3.TransferClientError)
     assert dest.read_bytes() == b"mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
-    with pytest.raises(S3UploadFailedError) as failed:
-        s3.upload_fileobj(io.BytesIO(b"x"), bucket + "-missing", "k")
+    refused: list[int] = []
+    wire = inject(s3, refuse_part_once(2, 403, "AccessDenied", refused))
+    with pytest.raises(S3UploadFailedError, match="AccessDenied") as failed:
+        s3.upload_fileobj(io.BytesIO(os.urandom(12 * MiB)), bucket, "k", Config=SMALL_PARTS)
+    assert refused == [2]
     assert isinstance(failed.value, safes3.UploadFailedError)
     assert isinstance(failed.value.__cause__, safes3.TransferError)
+    assert wire.where("DELETE", "/k?uploadId=")
+    assert admin_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert admin_s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 
 
 def test_an_upload_through_a_reset_and_a_stall_completes(
@@ -257,7 +265,7 @@ def test_ssec_end_to_end_with_copies(store: StoreInfo, bucket: str, tmp_path: Pa
     path, data = source_file(tmp_path, 11 * MiB)
     s3.upload_file(str(path), bucket, "src", Config=SMALL_PARTS)
     s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "same", Config=SMALL_PARTS)
-    for sent in wire.sent:
+    for sent in [s for s in wire.sent if s.method != "DELETE"]:
         assert sent.header("x-amz-server-side-encryption-customer-key-md5") == old.fingerprint
         assert sent.header("x-amz-server-side-encryption-customer-key") is not None
     copied = [s for s in wire.sent if s.header("x-amz-copy-source")]
