@@ -105,6 +105,7 @@ ALLOWED_COPY = _SHARED | {
     "CopySourceSSECustomerKeyMD5",
     "MetadataDirective",
     "TaggingDirective",
+    "AnnotationDirective",
 }
 FULL_OBJECT_CHECKSUMS = frozenset(
     {

@@ -81,6 +81,7 @@ _NOT_FOR_CREATE = frozenset(
         *(k for k in _READ_ARGS if k.startswith("CopySource")),
         "MetadataDirective",
         "TaggingDirective",
+        "AnnotationDirective",
     }
 )
 _RELAY_DEPTH = 4
