@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -35,11 +34,11 @@ from safes3._dropin import ALLOWED_COPY, as_client_error, progress_for, settings
 from safes3._exceptions import (
     ConfigurationError,
     IntegrityError,
-    SafeS3Error,
     TransferClientError,
     TransferError,
 )
 from safes3._hooks import guard_policy, quiet_botocore
+from safes3._relay import Relay
 from safes3._retry import describe, run
 from safes3._transfer_settings import TransferSettings, part_size_for
 from safes3._upload import upload
@@ -84,7 +83,6 @@ _NOT_FOR_CREATE = frozenset(
         "AnnotationDirective",
     }
 )
-_RELAY_DEPTH = 4
 
 
 def copy(
@@ -318,7 +316,7 @@ class _Copy:
                 extra_args=dest,
             )
             return
-        relay = _Relay(size)
+        relay = Relay(size)
 
         def fetch() -> None:
             try:
@@ -355,72 +353,3 @@ class _Copy:
     def _report(self, done: int, size: int) -> None:
         if self.progress is not None:
             self.progress(done, size)
-
-
-class _Relay:
-    """A download's in-order writes as an upload's source, a few chunks deep.
-
-    The reader (the upload) gets the source's last bytes only once the
-    download has returned, i.e. verified; if it failed, the reader raises
-    its error instead, so the upload is aborted rather than completed.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.given = 0
-        self.chunks: queue.Queue[bytes] = queue.Queue(_RELAY_DEPTH)
-        self.held = memoryview(b"")
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-        self.closed = False
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        while True:
-            if self.closed:
-                raise TransferError("the copy's upload stopped; the source read was cancelled")
-            try:
-                self.chunks.put(chunk, timeout=0.2)
-            except queue.Full:
-                continue
-            return len(chunk)
-
-    def finish(self, error: BaseException | None) -> None:
-        self.error = error
-        self.done.set()
-
-    def close(self) -> None:
-        self.closed = True
-
-    def read(self, n: int, /) -> bytes:
-        buffer = bytearray(n)
-        got = self.readinto(memoryview(buffer))
-        return bytes(buffer[:got])
-
-    def readinto(self, target: memoryview) -> int:
-        while not self.held:
-            if self.given >= self.size:
-                return 0
-            try:
-                self.held = memoryview(self.chunks.get(timeout=0.2))
-            except queue.Empty:
-                if self.done.is_set() and self.chunks.empty():
-                    self._raise_failure()
-        n = min(len(target), len(self.held))
-        if self.given + n >= self.size:
-            self.done.wait()
-            self._raise_failure(only_error=True)
-        target[:n] = self.held[:n]
-        self.held = self.held[n:]
-        self.given += n
-        return n
-
-    def _raise_failure(self, *, only_error: bool = False) -> None:
-        if self.error is not None:
-            if isinstance(self.error, SafeS3Error | ClientError):
-                raise self.error
-            raise TransferError(f"reading the copy source failed: {describe(self.error)}") from (
-                self.error
-            )
-        if not only_error:
-            raise TransferError(f"the copy source ended after {self.given} of {self.size} bytes")

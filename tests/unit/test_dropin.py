@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
@@ -17,6 +19,7 @@ from safes3._dropin import (
     settings_for,
     upload_extra,
 )
+from safes3._relay import Relay
 
 MiB = 1 << 20
 
@@ -26,8 +29,6 @@ def test_allow_lists_cover_s3transfers() -> None:
     assert set(TransferManager.ALLOWED_UPLOAD_ARGS) <= ALLOWED_UPLOAD | FULL_OBJECT_CHECKSUMS
     assert set(TransferManager.ALLOWED_DOWNLOAD_ARGS) <= ALLOWED_DOWNLOAD
     assert set(TransferManager.ALLOWED_COPY_ARGS) <= ALLOWED_COPY
-    assert ALLOWED_UPLOAD <= set(TransferManager.ALLOWED_UPLOAD_ARGS)
-    assert ALLOWED_COPY <= set(TransferManager.ALLOWED_COPY_ARGS)
 
 
 def test_extra_args_refusals() -> None:
@@ -79,3 +80,39 @@ def test_callback_gets_increments_only_when_bytes_grow() -> None:
         progress(done, 20)
     assert calls == [5, 7, 8]
     assert progress_for(None) is None
+
+
+@pytest.mark.parametrize("failure", [None, safes3.IntegrityError("source does not match")])
+def test_relay_hands_over_the_last_bytes_only_after_the_source_verified(
+    failure: Exception | None,
+) -> None:
+    relay = Relay(10)
+    order: list[str] = []
+
+    def source() -> None:
+        relay.write(b"01234")
+        relay.write(memoryview(b"56789"))
+        order.append("verified")
+        relay.finish(failure)
+
+    writer = threading.Thread(target=source)
+    writer.start()
+    target = bytearray(10)
+    assert relay.readinto(memoryview(target)[:5]) == 5
+    if failure is None:
+        assert relay.readinto(memoryview(target)[5:]) == 5
+        order.append("last bytes read")
+        assert relay.readinto(memoryview(target)) == 0
+        assert bytes(target) == b"0123456789"
+        assert order == ["verified", "last bytes read"]
+    else:
+        with pytest.raises(safes3.IntegrityError, match="does not match"):
+            relay.readinto(memoryview(target)[5:])
+    writer.join()
+
+
+def test_relay_cancels_the_source_when_the_upload_stops() -> None:
+    relay = Relay(1 << 30)
+    relay.close()
+    with pytest.raises(safes3.TransferError, match="cancelled"):
+        relay.write(b"x")
