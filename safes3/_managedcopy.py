@@ -122,7 +122,7 @@ def copy(
             lambda *_: None,
         )
         size = int(head["ContentLength"])
-        job.settings = settings_for(Config, size=size, checksum=checksum)
+        job.single_below = settings_for(Config, size=size, checksum=checksum).part_size
         job.progress = progress_for(Callback)
         if policy.profile.copy_with_sse:
             try:
@@ -178,13 +178,15 @@ class _Copy:
     extra: dict[str, Any]
     settings: TransferSettings
     progress: Callable[[int, int | None], None] | None = None
+    single_below: int = 0
+    """One CopyObject below this size (one part, or ``multipart_threshold``)."""
 
     @property
     def where(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
     def on_server(self, head: Mapping[str, Any], size: int) -> None:
-        if size < self.settings.part_size:
+        if size < self.single_below:
             run(
                 self.settings,
                 _server_side(

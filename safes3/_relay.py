@@ -18,7 +18,7 @@ from safes3._retry import describe
 
 __all__ = ["Relay"]
 
-_DEPTH = 4
+_DEPTH = 2
 """Chunks (a download range each) held between the two sides."""
 
 
