@@ -209,7 +209,7 @@ class _Copy:
         try:
             parts = self._copy_parts(upload_id, size)
             every = {k: v for k, v in self.extra.items() if k in _PART_ARGS}
-            run(
+            done = run(
                 self.settings,
                 lambda: self.s3.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -227,7 +227,7 @@ class _Copy:
                     f"upload {upload_id} FAILED: abort it by hand"
                 ) from exc
             raise
-        self._check_length(size)
+        self._check_length(size, done.get("VersionId"))
 
     def _copy_parts(self, upload_id: str, size: int) -> list[dict[str, Any]]:
         part = part_size_for(size, self.settings.part_size)
@@ -277,15 +277,17 @@ class _Copy:
             return False
         return True
 
-    def _check_length(self, size: int) -> None:
+    def _check_length(self, size: int, version: str | None) -> None:
+        """The stored length; a wrong copy is deleted (its version, on a versioned bucket)."""
+        which = {"VersionId": version} if version else {}
         head = run(
             self.settings,
-            lambda: self.s3.head_object(Bucket=self.bucket, Key=self.key),
+            lambda: self.s3.head_object(Bucket=self.bucket, Key=self.key, **which),
             lambda *_: None,
         )
         if head.get("ContentLength") != size:
             try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+                self.s3.delete_object(Bucket=self.bucket, Key=self.key, **which)
                 outcome = "the copy was deleted"
             except (BotoCoreError, ClientError):
                 outcome = "deleting it FAILED: delete it by hand"
