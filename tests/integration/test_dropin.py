@@ -32,7 +32,7 @@ import safes3
 from tests.clients import client_for, session_for
 from tests.conftest import raw_client
 from tests.faultproxy import FaultProxy
-from tests.integration.test_transfers import inject, refuse_part_once
+from tests.integration.test_transfers import answer, inject, refuse_part_once
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent, Wire
 
@@ -338,3 +338,31 @@ def test_resource_methods_run_on_the_engine(store: StoreInfo, bucket: str, tmp_p
     assert out.read_bytes() == data
     with pytest.raises(safes3.ACLRefusedError):
         resource.Bucket(bucket).upload_file(str(path), "r2", ExtraArgs={"ACL": "public-read"})
+
+
+def test_a_streamed_copy_whose_source_fails_leaves_nothing(
+    store: StoreInfo, bucket: str, admin_s3: S3Client
+) -> None:
+    """The source's last range is refused (403 injected at before-send, faithful to S3's
+    status and error body): the destination's upload is aborted, never completed."""
+    s3 = client_for(store, kms(store))
+    data = os.urandom(12 * MiB)
+    s3.upload_fileobj(io.BytesIO(data), bucket, "src", Config=SMALL_PARTS)
+    last = f"bytes={10 * MiB}-{12 * MiB - 1}"
+    denied: list[str] = []
+
+    def deny_last_range(sent: Sent) -> Any:
+        if sent.method == "GET" and sent.header("range") == last:
+            denied.append(last)
+            return answer(403, "AccessDenied")
+        return None
+
+    wire = inject(s3, deny_last_range)
+    with pytest.raises(ClientError) as failed:
+        s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "dst", Config=SMALL_PARTS)
+    assert failed.value.response["Error"]["Code"] == "AccessDenied"
+    assert denied == [last]
+    assert [s for s in wire.where("PUT", "/dst?") if "partNumber=" in s.url]
+    assert wire.where("DELETE", "/dst?uploadId=")
+    assert [o["Key"] for o in admin_s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["src"]
+    assert admin_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
