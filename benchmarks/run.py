@@ -254,8 +254,8 @@ def summarise(
     for subject in SUBJECTS:
         if subject not in runs:
             continue
-        for den in ("raw-tls", "boto3-default", "boto3-tuned"):
-            if den not in runs:
+        for den in ("raw-tls", "boto3-default", "boto3-tuned", "safes3"):
+            if den not in runs or den == subject:
                 continue
             thr = _ratio(runs, subject, den, "mb_per_s")
             cpu = _ratio(runs, subject, den, "cpu_s_per_gib")

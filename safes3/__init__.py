@@ -30,7 +30,9 @@ from safes3._exceptions import (
     RoleAssumptionError,
     SafeS3Error,
     StaticCredentialsRefusedError,
+    TransferClientError,
     TransferError,
+    UploadFailedError,
 )
 from safes3._fsspec_config import storage_options as fsspec_storage_options
 from safes3._profiles import PROFILES, StoreProfile
@@ -70,8 +72,10 @@ __all__ = [
     "StaticCredentials",
     "StaticCredentialsRefusedError",
     "StoreProfile",
+    "TransferClientError",
     "TransferError",
     "TransferSettings",
+    "UploadFailedError",
     "UploadResult",
     "__version__",
     "client",

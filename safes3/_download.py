@@ -20,7 +20,7 @@ verified.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -91,6 +91,7 @@ def download(
     progress: Callable[[int, int | None], None] | None = None,
     checksum: str | None = None,
     checksum_algorithm: Literal["CRC32", "CRC32C"] | None = None,
+    extra_args: Mapping[str, Any] | None = None,
 ) -> DownloadResult:
     """Download ``s3://bucket/key`` to a path or a writable binary stream, pinned to one version.
 
@@ -104,7 +105,9 @@ def download(
     being replaced during the download, :class:`TransferError` when the
     store fails, and
     :class:`ConfigurationError` when the CRC needed is CRC32C and awscrt is
-    not installed.
+    not installed.  ``extra_args`` go to the HeadObject and every GetObject
+    (e.g. ``VersionId``, ``ExpectedBucketOwner``, or ``SSECustomerKey`` to read
+    an SSE-C object through a non-SSE-C client).
     """
     if guard_policy(s3.meta.events) is None:
         raise ConfigurationError(
@@ -115,6 +118,7 @@ def download(
     if checksum_algorithm is not None:
         ck.by_name(checksum_algorithm)
     job = _Download(s3, bucket, key, settings or TransferSettings(), progress)
+    job.extra = dict(extra_args or {})
     wanted = _Wanted(checksum, checksum_algorithm)
     if isinstance(dest, str | os.PathLike):
         return job.to_path(Path(dest), wanted)
@@ -139,6 +143,7 @@ class _Download:
         self.tally = Tally()
         self.refetched = 0
         self.algo = ck.CRC32
+        self.extra: dict[str, Any] = {}
 
     def to_path(self, path: Path, wanted: _Wanted) -> DownloadResult:
         for attempt in range(_RESTARTS + 1):
@@ -210,11 +215,11 @@ class _Download:
                 f"the store answered HeadObject of {self.where} without an ETag: the download "
                 "cannot be pinned to one version of the object, so it is refused"
             )
-        return Pin(etag, head.get("VersionId"))
+        return Pin(etag, head.get("VersionId"), self.extra)
 
     def _head(self, **extra: Any) -> dict[str, Any]:
         found: dict[str, Any] = self.s3.head_object(  # type: ignore[attr-defined]
-            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **extra
+            Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED", **{**self.extra, **extra}
         )
         return found
 

@@ -23,13 +23,22 @@ Every refusal or failure that safes3 itself decides raises a subclass of
     └── TransferError               a managed transfer failed (upload aborted)
         ├── IntegrityError          checksums disagree
         │   └── ObjectChangedError  the object was replaced while it was downloaded
-        └── BulkTransferError       objects of a bulk run not transferred (carries the result)
+        ├── BulkTransferError       objects of a bulk run not transferred (carries the result)
+        ├── UploadFailedError       a client's upload_file/upload_fileobj failed
+        │                           (also boto3's S3UploadFailedError)
+        └── TransferClientError     a client's download_*/copy got an error answer
+                                    (also botocore's ClientError, with its response)
 
 Messages name what was refused and what to do instead; they never contain
 key material, secret keys or session tokens.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError
 
 __all__ = [
     "ACLRefusedError",
@@ -47,7 +56,9 @@ __all__ = [
     "RoleAssumptionError",
     "SafeS3Error",
     "StaticCredentialsRefusedError",
+    "TransferClientError",
     "TransferError",
+    "UploadFailedError",
 ]
 
 
@@ -146,3 +157,27 @@ class BulkTransferError(TransferError):
     def __init__(self, message: str, result: object) -> None:
         super().__init__(message)
         self.result = result
+
+
+class UploadFailedError(TransferError, S3UploadFailedError):
+    """A guarded client's ``upload_file``/``upload_fileobj`` failed at the store.
+
+    It is boto3's ``S3UploadFailedError`` too, so code written for boto3
+    keeps catching it; ``__cause__`` is the engine's error.
+    """
+
+
+class TransferClientError(TransferError, ClientError):
+    """A guarded client's ``download_*``/``copy`` failed on the store's error answer.
+
+    It is botocore's ``ClientError`` too, with the store's ``response`` and
+    ``operation_name``, so ``except ClientError`` and checks of
+    ``response["Error"]["Code"]`` (``"404"``, ``"NoSuchKey"``...) keep working.
+    """
+
+    def __init__(self, message: str, response: Any, operation_name: str) -> None:
+        ClientError.__init__(self, response, operation_name)
+        self.args = (message,)
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.args[0], self.response, self.operation_name)

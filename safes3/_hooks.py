@@ -11,20 +11,17 @@ client class gets here too.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from boto3.s3.transfer import TransferConfig
 from botocore.client import BaseClient
 from botocore.credentials import Credentials
 from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel
 
-from safes3._exceptions import ACLRefusedError, EncryptionNotAppliedError, InsecureTransportError
+from safes3._exceptions import EncryptionNotAppliedError, InsecureTransportError
 from safes3._expiry import handlers as expiry_handlers
 from safes3._gate import Gate, S3Gate, gate_of, guarded_base, sts_base
 from safes3._presign import guard_presign_post, guard_presign_url, guard_signer
@@ -45,7 +42,6 @@ __all__ = [
 
 _PREFIX = "safes3"
 _GUARD_EVENT = "safes3-guard.s3"
-_TRANSFER_METHODS = ("upload_file", "upload_fileobj", "download_file", "download_fileobj", "copy")
 _STASH = "safes3"
 _STASHED = ("Bucket", "Key", "UploadId")
 
@@ -167,10 +163,9 @@ def install(
     ) -> None:
         if base not in base_classes:
             base_classes.insert(0, base)
-        for name in _TRANSFER_METHODS:
-            method = class_attributes.get(name)
-            if method is not None and not getattr(method, "_safes3_pinned", False):
-                class_attributes[name] = _pin_classic(method)
+        from safes3._dropin import transfer_methods  # imports the engine, which imports this
+
+        class_attributes.update(transfer_methods())
 
     def on_any_client_class(
         class_attributes: dict[str, Any], base_classes: list[type], **_: Any
@@ -273,37 +268,3 @@ def guard_policy(events: BaseEventHooks) -> Policy | None:
     """The policy a client's emitter enforces, or None if its guards are gone."""
     _, response = events.emit_until_response(_GUARD_EVENT)  # type: ignore[attr-defined]
     return response if isinstance(response, Policy) else None
-
-
-def _pin_classic(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap an injected transfer method: classic s3transfer only, ACLs refused early.
-
-    boto3 may otherwise pick the CRT transfer client, which builds its own
-    connection without the endpoint, the CA bundle or these hooks.
-    """
-    signature = inspect.signature(method)
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs)
-        extra = bound.arguments.get("ExtraArgs") or {}
-        for name in extra:
-            if name == "ACL" or name.startswith("Grant"):
-                raise ACLRefusedError(
-                    f"ExtraArgs holds {name}; safes3 refuses ACL and Grant* parameters. "
-                    "Grant access with IAM or bucket policies instead"
-                )
-        config = bound.arguments.get("Config")
-        pinned = TransferConfig() if config is None else _copy_config(config)
-        pinned.preferred_transfer_client = "classic"  # type: ignore[assignment]
-        bound.arguments["Config"] = pinned
-        return method(*bound.args, **bound.kwargs)
-
-    wrapper._safes3_pinned = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _copy_config(config: TransferConfig) -> TransferConfig:
-    clone = TransferConfig.__new__(TransferConfig)
-    clone.__dict__.update(config.__dict__)
-    return clone

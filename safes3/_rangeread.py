@@ -32,8 +32,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
@@ -70,9 +70,11 @@ class Pin:
 
     etag: str
     version_id: str | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """The caller's own parameters (an SSE-C key, RequestPayer...), on every read."""
 
-    def params(self) -> dict[str, str]:
-        found = {"IfMatch": self.etag}
+    def params(self) -> dict[str, Any]:
+        found: dict[str, Any] = {**self.extra, "IfMatch": self.etag}
         if self.version_id and self.version_id != "null":
             found["VersionId"] = self.version_id
         return found

@@ -8,8 +8,8 @@ version (or in front of the other writer's).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,10 +29,13 @@ class StoredObject:
     bucket: str
     key: str
     version_id: str | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Parameters every call about the object carries (ExpectedBucketOwner, RequestPayer)."""
 
     @property
-    def pinned(self) -> dict[str, str]:
-        return {"VersionId": self.version_id} if self.version_id else {}
+    def pinned(self) -> dict[str, Any]:
+        version = {"VersionId": self.version_id} if self.version_id else {}
+        return {**self.extra, **version}
 
     def remove(self) -> str:
         """Delete it (its version when known); what happened, as text for the error."""

@@ -33,6 +33,9 @@ from safes3._transfer_settings import MAX_PARTS, TransferSettings, part_size_for
 
 __all__ = ["UploadResult", "upload"]
 
+_EVERY_CALL = ("ExpectedBucketOwner", "RequestPayer")
+"""``extra_args`` that every call of the upload carries, not only the first."""
+
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -98,7 +101,8 @@ def upload(
     continued by calling ``upload`` again with the same journal and source;
     a store failure after all retries aborts the upload and removes the
     journal.  ``extra_args`` go to PutObject/CreateMultipartUpload (e.g.
-    ``ContentType``, ``Metadata``).
+    ``ContentType``, ``Metadata``); ``ExpectedBucketOwner`` and
+    ``RequestPayer`` among them go to every call of the upload.
     """
     policy = guard_policy(s3.meta.events)
     if policy is None:
@@ -140,6 +144,7 @@ class _Upload:
         self.settings = settings
         self.progress = progress
         self.extra = extra
+        self.every = {k: extra[k] for k in _EVERY_CALL if k in extra}
         self.fingerprint = fingerprint
         self.where = f"s3://{bucket}/{key}"
         self.done: dict[int, DonePart] = {}
@@ -240,7 +245,7 @@ class _Upload:
         try:
             listed: dict[int, tuple[str, int]] = {}
             pages = self.s3.get_paginator("list_parts").paginate(
-                Bucket=self.bucket, Key=self.key, UploadId=journal.upload_id
+                Bucket=self.bucket, Key=self.key, UploadId=journal.upload_id, **self.every
             )
             for page in pages:
                 for p in page.get("Parts", []):
@@ -390,6 +395,7 @@ class _Upload:
                 PartNumber=number,
                 Body=PartBody(view),
                 **{param: expected},
+                **self.every,
             )
             echoed = reply.get(param)
             if echoed is not None and echoed != expected:
@@ -435,6 +441,7 @@ class _Upload:
                     Key=self.key,
                     UploadId=self.upload_id,
                     MultipartUpload={"Parts": parts},
+                    **self.every,
                 ),
                 self._count_retry(0),
             )
@@ -473,7 +480,7 @@ class _Upload:
     ) -> None:
         """Read back the version this write made; remove it if it is wrong (see _stored)."""
         verify_stored(
-            StoredObject(self.s3, self.bucket, self.key, version_id),
+            StoredObject(self.s3, self.bucket, self.key, version_id, self.every),
             lambda call: run(self.settings, call, self._count_retry(0)),
             self.algo,
             size=size,
@@ -505,7 +512,7 @@ class _Upload:
             run(
                 self.settings,
                 lambda: self.s3.abort_multipart_upload(  # type: ignore[attr-defined]
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, **self.every
                 ),
                 lambda *_: None,
             )

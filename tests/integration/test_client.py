@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import certifi
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
@@ -116,7 +117,7 @@ def test_multipart_upload_file_carries_key_on_every_part(
     path = os.path.join(tmp_path, "big.bin")
     with open(path, "wb") as fh:
         fh.write(data)
-    s3.upload_file(path, bucket, "big")
+    s3.upload_file(path, bucket, "big", Config=TransferConfig(multipart_chunksize=8 << 20))
     create = wire.where("POST", "?uploads")
     parts = [s for s in wire.where("PUT", "/big") if "partNumber=" in s.url]
     complete = [s for s in wire.where("POST", "/big") if "uploadId=" in s.url]
@@ -126,7 +127,7 @@ def test_multipart_upload_file_carries_key_on_every_part(
     for sent in create + parts + complete:
         assert sent.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
     for sent in parts:
-        assert sent.header("x-amz-checksum-crc32") is not None
+        assert sent.header("x-amz-checksum-crc32c") or sent.header("x-amz-checksum-crc32")
     got = raw_client(store).get_object(
         Bucket=bucket,
         Key="big",
@@ -329,30 +330,27 @@ def test_a_multipart_upload_never_mixes_keys(
 
 
 def test_managed_copy_keeps_encryption(store: StoreInfo, bucket: str, admin_s3: S3Client) -> None:
+    """Server-side where the store copies with SSE headers, else streamed through the client."""
     key = safes3.SSEC.generate()
     s3 = client_for(store, key)
     wire = Wire().attach(s3)
     s3.put_object(Bucket=bucket, Key="src", Body=BODY)
-
-    def copy() -> None:
-        s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "dst")
-
-    if profile(store).copy_with_sse:
-        copy()
-        assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == BODY
-    else:
-        with pytest.raises(ClientError, match="NotImplemented"):
-            copy()
-        assert "dst" not in [
-            o["Key"] for o in admin_s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-        ]
+    s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "dst")
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == BODY
     head = wire.where("HEAD", "/src")[0]
     assert head.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
     sent = wire.where("PUT", "/dst")[0]
-    assert sent.header("x-amz-copy-source-server-side-encryption-customer-key-md5") == (
-        key.fingerprint
-    )
     assert sent.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
+    if profile(store).copy_with_sse:
+        assert sent.header("x-amz-copy-source-server-side-encryption-customer-key-md5") == (
+            key.fingerprint
+        )
+    else:
+        assert sent.header("x-amz-copy-source") is None
+        read = wire.where("GET", "/src")[0]
+        assert read.header("x-amz-server-side-encryption-customer-key-md5") == key.fingerprint
+    with pytest.raises(ClientError):
+        admin_s3.head_object(Bucket=bucket, Key="dst")
 
 
 def test_own_policy_sent_even_under_bucket_default_encryption(
@@ -390,26 +388,27 @@ def test_own_policy_sent_even_under_bucket_default_encryption(
     assert admin_s3.head_object(Bucket=bucket, Key="ours")["SSEKMSKeyId"] == mode.key_id
 
 
-def test_transfer_methods_pinned_to_classic_s3transfer(
+def test_transfer_methods_never_reach_s3transfer(
     store: StoreInfo, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The CRT transfer client would drop the endpoint, the CA and every hook."""
+    """The methods run on safes3's engine: s3transfer (classic or CRT) is never built."""
     import boto3.s3.inject as inject
     import boto3.s3.transfer as transfer
+    import s3transfer.manager
 
-    chosen: list[str | None] = []
-    real = transfer.create_transfer_manager
+    reached: list[str] = []
 
-    def spy(client: Any, config: Any, *args: Any) -> Any:
-        chosen.append(getattr(config, "preferred_transfer_client", None))
-        return real(client, config, *args)
+    def spy(*_: Any, **__: Any) -> Any:
+        reached.append("s3transfer")
+        raise AssertionError("s3transfer reached")
 
     monkeypatch.setattr(transfer, "create_transfer_manager", spy)
     monkeypatch.setattr(inject, "create_transfer_manager", spy)
+    monkeypatch.setattr(s3transfer.manager.TransferManager, "__init__", spy)
     s3 = client_for(store, kms(store))
-    s3.upload_fileobj(io.BytesIO(b"x"), bucket, "t")
     crt: Any = transfer.TransferConfig(preferred_transfer_client="crt")
-    s3.upload_fileobj(io.BytesIO(b"y"), bucket, "t2", Config=crt)
-    s3.download_fileobj(bucket, "t", io.BytesIO())
-    assert chosen == ["classic", "classic", "classic"]
+    s3.upload_fileobj(io.BytesIO(b"x"), bucket, "t", Config=crt)
+    s3.download_fileobj(bucket, "t", io.BytesIO(), Config=crt)
+    s3.copy({"Bucket": bucket, "Key": "t"}, bucket, "t2", Config=crt)
+    assert reached == []
     assert crt.preferred_transfer_client == "crt"
