@@ -170,7 +170,7 @@ def client_on(rec: Recorder, encryption: safes3.Encryption, **extra: Any) -> Any
         encryption=encryption,
         endpoint_url=rec.https_url,
         ca_bundle=rec.ca_bundle,
-        store="generic",
+        store=extra.pop("store", "generic"),
         region="us-east-1",
         credentials=safes3.StaticCredentials(
             access_key_id="AKIDRECORDER", secret_access_key="recorder-secret-key-0123456789"

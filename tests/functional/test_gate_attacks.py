@@ -233,6 +233,9 @@ def test_presigned_url_method_swap_and_lifetime(rec: Recorder) -> None:
     with pytest.raises(safes3.OperationRefusedError):
         s3.generate_presigned_url("put_bucket_policy", Params={"Bucket": "b", "Policy": "{}"})
     params = {"Bucket": "b", "Key": "k"}
+    with pytest.raises(safes3.OperationRefusedError, match="could add an ACL"):
+        s3.generate_presigned_url("put_object", Params=params)
+    s3 = make(rec, store="seaweedfs")
     url = s3.generate_presigned_url("put_object", Params=params)
     assert params == {"Bucket": "b", "Key": "k"}
     signed = url.split("X-Amz-SignedHeaders=")[1].split("&")[0]

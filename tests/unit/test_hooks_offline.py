@@ -94,10 +94,12 @@ def test_the_crt_transfer_client_gets_no_credentials() -> None:
 
 
 def test_upload_fileobj_goes_through_the_guards() -> None:
-    client, sent = answering({"PUT": Answer(headers=KMS.echo)})
+    """On safes3's engine: one PutObject, then the read-back that verifies what was stored."""
+    stored = {**KMS.echo, "Content-Length": "4"}
+    client, sent = answering({"PUT": Answer(headers=KMS.echo), "HEAD": Answer(headers=stored)})
     client.upload_fileobj(io.BytesIO(b"data"), "bkt", "k")
-    [put] = sent
-    assert put.method == "PUT"
+    put, head = sent
+    assert (put.method, head.method) == ("PUT", "HEAD")
     assert put.headers["x-amz-server-side-encryption-aws-kms-key-id"] == "key-1"
 
 
