@@ -29,6 +29,7 @@ from botocore.exceptions import (
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
+from safes3._boundary import describe
 from safes3._transfer_settings import TransferSettings
 
 __all__ = [
@@ -214,12 +215,3 @@ def no_retry_for_engine(**_: Any) -> bool | None:
     elsewhere.
     """
     return False if getattr(_local, "active", False) else None
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line, secret-free description of a store or network error."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return f"{err.get('Code', 'error')} (HTTP {status}) from {exc.operation_name}"
-    return f"{type(exc).__name__}: {exc}"
