@@ -14,12 +14,13 @@ cut at its declared length.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.awsrequest import AWSPreparedRequest, HeadersDict
+from botocore.awsrequest import AWSPreparedRequest, HeadersDict, _HeaderKey
 from urllib3.util import parse_url
 
 from safes3._exceptions import InsecureTransportError
@@ -28,6 +29,8 @@ from safes3._parts import PartBody
 __all__ = ["Frozen", "freeze", "read_body"]
 
 _METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+_ODD_URL = re.compile(r"[^\x21-\x7e]|[\\#]")
+_NETLOCS: dict[tuple[str, str], tuple[str, str, int]] = {}
 _BUFFERS = (bytes, bytearray, memoryview)
 
 
@@ -44,22 +47,6 @@ class Frozen:
     query: str
     headers: Mapping[str, str]
     prepared: AWSPreparedRequest
-
-
-class _Lowered(Mapping[str, str]):
-    """Headers by lower-case name, values as text."""
-
-    def __init__(self, items: dict[str, str]) -> None:
-        self._items = items
-
-    def __getitem__(self, name: str) -> str:
-        return self._items[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _Capped:
@@ -110,21 +97,13 @@ def freeze(request: Any, *, body: bytes | None = None) -> Frozen:
     method = method.upper()
     if method not in _METHODS:
         raise _refuse(url.split("?")[0], f"method {method!r} is not one S3 uses")
-    if any(c in url for c in "\\ \t\r\n#") or not url.isprintable():
+    scheme, sep, rest = url.partition("://")
+    netloc, _, tail = rest.partition("/")
+    path, _, query = ("/" + tail).partition("?")
+    if _ODD_URL.search(url) or not sep or "@" in netloc or ";" in path:
         raise _refuse(url.split("?")[0], "its URL holds characters URL parsers disagree on")
-    target, connection = urlparse(url), parse_url(url)
-    scheme = (target.scheme or "").lower()
-    host = (target.hostname or "").lower()
-    port = target.port or 443
-    agree = (
-        scheme == (connection.scheme or "").lower()
-        and host == (connection.host or "").lower().strip("[]")
-        and port == (connection.port or 443)
-        and not target.params
-    )
-    if not agree:
-        raise _refuse(url.split("?")[0], "its URL reads differently to urllib3 and botocore")
-    where = f"{method} {scheme}://{target.netloc}{target.path}"
+    scheme, host, port = _netloc(scheme, netloc)
+    where = f"{method} {scheme}://{netloc}{path}"
     copied, lowered = _copy_headers(request.headers, where)
     sent_body = _framed(request.body if body is None else body, lowered, where)
     prepared = AWSPreparedRequest(
@@ -141,14 +120,37 @@ def freeze(request: Any, *, body: bytes | None = None) -> Frozen:
         scheme=scheme,
         host=host,
         port=port,
-        path=target.path,
-        query=target.query,
-        headers=_Lowered(lowered),
+        path=path,
+        query=query,
+        headers=lowered,
         prepared=prepared,
     )
 
 
+def _netloc(scheme: str, netloc: str) -> tuple[str, str, int]:
+    """Scheme, host and port, as urllib3 (the connection) and botocore both read them."""
+    key = (scheme, netloc)
+    found = _NETLOCS.get(key)
+    if found is None:
+        base = f"{scheme}://{netloc}/"
+        target, connection = urlparse(base), parse_url(base)
+        found = ((target.scheme or "").lower(), (target.hostname or "").lower(), target.port or 443)
+        agree = (
+            found[0] == (connection.scheme or "").lower()
+            and found[1] == (connection.host or "").lower().strip("[]")
+            and found[2] == (connection.port or 443)
+        )
+        if not agree:
+            raise _refuse(base, "its URL reads differently to urllib3 and botocore")
+        if len(_NETLOCS) > 1024:
+            _NETLOCS.clear()
+        _NETLOCS[key] = found
+    return found
+
+
 def _copy_headers(headers: Any, where: str) -> tuple[HeadersDict, dict[str, str]]:
+    if type(headers) is HeadersDict:
+        return _copy_botocore_headers(headers, where)
     copied = HeadersDict()
     lowered: dict[str, str] = {}
     for name, value in list(headers.items()):
@@ -159,6 +161,25 @@ def _copy_headers(headers: Any, where: str) -> tuple[HeadersDict, dict[str, str]
             raise _refuse(where, f"it carries {low} twice")
         lowered[low] = value.decode("latin-1") if type(value) is bytes else value
         copied[name] = value
+    return copied, lowered
+
+
+def _copy_botocore_headers(headers: HeadersDict, where: str) -> tuple[HeadersDict, dict[str, str]]:
+    """botocore's own case-insensitive mapping, copied without re-keying (the hot path)."""
+    inner: dict[Any, Any] = headers._dict  # type: ignore[attr-defined]
+    lowered: dict[str, str] = {}
+    for key, value in inner.items():
+        if type(key) is not _HeaderKey or type(key._key) is not str:  # type: ignore[attr-defined]
+            raise _refuse(where, f"header {key!r} is not a plain string")
+        kind = type(value)
+        if kind is bytes:
+            lowered[key._lower] = value.decode("latin-1")  # type: ignore[attr-defined]
+        elif kind is str:
+            lowered[key._lower] = value  # type: ignore[attr-defined]
+        else:
+            raise _refuse(where, f"header {key!r} has a value that is not a plain string")
+    copied = HeadersDict()
+    copied._dict = dict(inner)  # type: ignore[attr-defined]
     return copied, lowered
 
 

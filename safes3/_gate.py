@@ -155,12 +155,16 @@ class S3Gate(Gate):
         where = f"{frozen.method} {frozen.path}"
         wire = frozen.headers
         names = frozenset(wire)
+        encryption = []
         for name in names:
-            if name.startswith(_ACL_PREFIXES):
-                raise ACLRefusedError(
-                    f"{where} carries the ACL header {name!r} (added after safes3's checks, "
-                    "e.g. by another event handler); it was not sent"
-                )
+            if name.startswith("x-amz-"):
+                if name.startswith(_ACL_PREFIXES):
+                    raise ACLRefusedError(
+                        f"{where} carries the ACL header {name!r} (added after safes3's "
+                        "checks, e.g. by another event handler); it was not sent"
+                    )
+                if name.startswith(_SSE_HEADER):
+                    encryption.append(name)
         kind = path_kind(frozen.path, bucket_in_host=self.bucket_in_host(frozen.host))
         found = self._router.operations(frozen.method, kind, frozen.query, names)
         if not found:
@@ -171,11 +175,11 @@ class S3Gate(Gate):
         if any(OPERATIONS.get(name, _UNKNOWN).inspector is not None for name in found):
             frozen = freeze(request, body=read_body(request.body))
         for name in found:
-            self._check_operation(name, wire, names, frozen.prepared.body)
+            self._check_operation(name, wire, encryption, frozen.prepared.body)
         return frozen
 
     def _check_operation(
-        self, name: str, wire: Mapping[str, Any], names: frozenset[str], body: Any
+        self, name: str, wire: Mapping[str, Any], encryption: list[str], body: Any
     ) -> None:
         known = OPERATIONS.get(name)
         if known is None:
@@ -194,7 +198,7 @@ class S3Gate(Gate):
         for header, value in self.policy.required_headers(rule):
             if wire.get(header) != value:
                 raise self.policy.missing_header(rule, header)
-        _check_foreign_encryption(rule, self.policy, names)
+        _check_foreign_encryption(rule, self.policy, encryption)
 
 
 def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[str]) -> None:
@@ -214,13 +218,13 @@ def refuse_loosening(name: str, problem: str, kind: Kind, allowed: Collection[st
     )
 
 
-def _check_foreign_encryption(rule: OperationRule, policy: Policy, wire: frozenset[str]) -> None:
+def _check_foreign_encryption(rule: OperationRule, policy: Policy, encryption: list[str]) -> None:
     """A write carries no encryption header but the ones its rule requires."""
-    if not rule.is_write:
+    if not rule.is_write or not encryption:
         return
     required = {name for name, _ in policy.required_headers(rule)}
-    for name in wire:
-        if name.startswith(_SSE_HEADER) and name not in required:
+    for name in encryption:
+        if name not in required:
             raise policy.conflict(rule, name)
 
 
