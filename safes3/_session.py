@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Session", "client", "is_guarded"]
 
 _DEFAULT_REGION = "us-east-1"
+_IGNORE_CONFIGURED_ENDPOINTS: Any = {"ignore_configured_endpoint_urls": True}
 
 
 class Session:
@@ -112,6 +113,9 @@ class Session:
         user_s3: dict[str, Any] = dict(getattr(user, "s3", None) or {})
         user_s3.update(addressing_style=profile.addressing_style, payload_signing_enabled=False)
         ours = BotocoreConfig(
+            # S3 endpoints from AWS_ENDPOINT_URL_S3 or the config files are ignored, as
+            # AWS_CA_BUNDLE is: only the settings given to safes3 say where data goes.
+            **_IGNORE_CONFIGURED_ENDPOINTS,
             signature_version="s3v4",
             request_checksum_calculation="when_required",
             response_checksum_validation="when_supported",

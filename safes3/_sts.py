@@ -52,13 +52,11 @@ def harden(core: botocore.session.Session, ca_path: str) -> None:
 
     Clients created by boto3's AssumeRoleProvider (profiles with role_arn)
     take ``verify`` from the ``ca_bundle`` setting and copy the session's
-    event handlers, so both reach them.  Endpoints from the environment or
-    the config files (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_STS``...)
-    are ignored, as ``AWS_CA_BUNDLE`` is: only the settings given to safes3
-    say where requests go.
+    event handlers, so both reach them.  An STS endpoint may come from the
+    AWS config (``endpoint_url`` for sts, with a profile's ``role_arn``):
+    the STS gate still holds it to HTTPS and the safes3 CA.
     """
     core.set_config_variable("ca_bundle", ca_path)
-    core.set_config_variable("ignore_configured_endpoint_urls", True)
     guard_sts(core.get_component("event_emitter"), ca_path)
 
 
