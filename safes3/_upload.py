@@ -18,18 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
-from safes3._boundary import describe
-from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
-from safes3._hooks import guard_policy, quiet_botocore
+from safes3._engineclient import engine_client
 from safes3._journal import DonePart, encryption_fingerprint
-from safes3._parts import PartBody, PartReader, Source
-from safes3._retry import RetryableError, run
+from safes3._parts import PartReader, Source
 from safes3._stored import StoredObject, verify_stored
 from safes3._transfer_settings import TransferSettings
-from safes3._transferstats import TransferStats, resent_inside
+from safes3._transferstats import TransferStats
+from safes3._uploadcalls import abort, complete, put_single, send_part
 from safes3._uploadpipe import FirstPart, PartPipeline
 from safes3._uploadplan import Plan, Target, create, plan
 from safes3._uploadpolicy import StoreFailure, translate, verdict
@@ -92,13 +89,7 @@ def upload(
     ``ContentType``, ``Metadata``); ``ExpectedBucketOwner`` and
     ``RequestPayer`` among them go to every call of the upload.
     """
-    policy = guard_policy(s3.meta.events)
-    if policy is None:
-        raise ConfigurationError(
-            "safes3.upload() needs a client made by safes3.client(); this one carries no "
-            "safes3 guards"
-        )
-    quiet_botocore(s3)
+    policy = engine_client(s3, "safes3.upload()")
     with PartReader(source, size) as reader:
         target = Target(
             s3,
@@ -137,7 +128,7 @@ class _Upload:
                 self.reader,
                 p.algo.compute,
                 self.t.settings.max_concurrency,
-                lambda number, view, crc: self._send_part(p, number, view, crc),
+                lambda number, view, crc: send_part(self.t, p, number, view, crc),
                 self.t.where,
             )
             pipeline.run(
@@ -154,66 +145,12 @@ class _Upload:
             raise error from exc
 
     def _single(self, algo: ck.Algorithm, body: bytearray, crc: int) -> UploadResult:
-        t, expected, attempts = self.t, ck.b64(crc), 0
-
-        def put() -> dict[str, Any]:
-            nonlocal attempts
-            attempts += 1
-            reply: dict[str, Any] = t.s3.put_object(
-                Bucket=t.bucket,
-                Key=t.key,
-                Body=PartBody(memoryview(body)),
-                **{algo.param: expected},
-                **t.extra,
-            )
-            return reply
-
-        try:
-            reply = t.call(put, len(body))
-            self.stats.retried(resent_inside(reply), len(body))
-        except SafeS3Error:
-            raise
-        except (BotoCoreError, ClientError) as exc:
-            raise TransferError(
-                f"PutObject of {t.where} failed after {attempts} attempt(s): {describe(exc)}"
-            ) from exc
-        if reply.get(algo.param) != expected:
+        reply = put_single(self.t, algo, body, crc)
+        if reply.get(algo.param) != ck.b64(crc):
             self._verify(algo, len(body), crc, None, reply.get("VersionId"))
         self._report(len(body), len(body))
         self.stats.moved = len(body)
-        return self._result(algo, len(body), 1, expected, reply)
-
-    def _send_part(self, p: Plan, number: int, view: memoryview, crc: int) -> tuple[DonePart, int]:
-        """Runs in a worker: sends one part whose ``crc`` was computed as it was read."""
-        t, expected, param, attempts = self.t, ck.b64(crc), p.algo.param, 0
-
-        def send() -> dict[str, Any]:
-            nonlocal attempts
-            attempts += 1
-            reply: dict[str, Any] = t.s3.upload_part(
-                Bucket=t.bucket,
-                Key=t.key,
-                UploadId=p.upload_id,
-                PartNumber=number,
-                Body=PartBody(view),
-                **{param: expected},
-                **t.every,
-            )
-            echoed = reply.get(param)
-            if echoed is not None and echoed != expected:
-                raise RetryableError(f"part {number}: store computed {echoed}")
-            return reply
-
-        try:
-            reply = run(t.settings, send, lambda *_: None)
-        except SafeS3Error:
-            raise
-        except Exception as exc:
-            raise StoreFailure(
-                f"part {number} failed after {attempts} attempt(s): {describe(exc)}"
-            ) from exc
-        part = DonePart(number=number, size=len(view), etag=reply["ETag"], crc=crc)
-        return part, attempts - 1 + resent_inside(reply)
+        return self._result(algo, len(body), 1, ck.b64(crc), reply)
 
     def _finished(self, p: Plan, part: DonePart, retries: int | None) -> None:
         """A part is on the store: sent now (``retries`` extra sends), or earlier (None)."""
@@ -242,18 +179,7 @@ class _Upload:
             parts.append(entry)
             full = algo.combine(full, part.crc, part.size)
             size += part.size
-        try:
-            reply = t.call(
-                lambda: t.s3.complete_multipart_upload(
-                    Bucket=t.bucket,
-                    Key=t.key,
-                    UploadId=p.upload_id,
-                    MultipartUpload={"Parts": parts},
-                    **t.every,
-                )
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreFailure(f"CompleteMultipartUpload failed: {describe(exc)}") from exc
+        reply = complete(t, p, parts)
         p.upload_id = None
         if p.journal is not None:
             p.journal.remove()
@@ -299,7 +225,7 @@ class _Upload:
             return translate(self.t.where, exc, None)
         if p.journal is not None and not verdict(exc).abort_journaled:
             return exc
-        aborted = self._abort(p.upload_id)
+        aborted = abort(self.t, p.upload_id)
         if p.journal is not None:
             p.journal.remove()
         outcome = (
@@ -308,20 +234,6 @@ class _Upload:
             else f"aborting the multipart upload {p.upload_id} FAILED: abort it by hand"
         )
         return translate(self.t.where, exc, outcome)
-
-    def _abort(self, upload_id: str) -> bool:
-        t = self.t
-        try:
-            run(
-                t.settings,
-                lambda: t.s3.abort_multipart_upload(
-                    Bucket=t.bucket, Key=t.key, UploadId=upload_id, **t.every
-                ),
-                lambda *_: None,
-            )
-        except (BotoCoreError, ClientError):
-            return False
-        return True
 
     def _report(self, nbytes: int, total: int | None) -> None:
         self.reported += nbytes
