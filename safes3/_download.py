@@ -188,7 +188,7 @@ class _Download:
         full = 0
         for (_, length), crc in zip(ranges, crcs, strict=True):
             full = self.algo.combine(full, crc, length)
-        verified = self._verify(full, crcs, stored, aligned, wanted)
+        verified = _verify(self.where, self.algo, full, crcs, stored, aligned, wanted)
         return DownloadResult(
             bucket=self.bucket,
             key=self.key,
@@ -261,29 +261,37 @@ class _Download:
             return part, True
         return wanted, False
 
-    def _verify(
-        self, full: int, crcs: list[int], stored: str | None, aligned: bool, wanted: _Wanted
-    ) -> str:
-        problems: list[str] = []
-        verified = "length"
-        algo = self.algo.name
-        if aligned and stored:
-            if self.algo.composite(crcs) != stored:
-                problems.append(f"composite {algo} {self.algo.composite(crcs)} != stored {stored}")
-            verified = f"composite-{algo.lower()}"
-        for name, value in (("the store's", stored), ("the given", wanted.checksum)):
-            if value and "-" not in value:
-                if value != ck.b64(full):
-                    problems.append(f"{algo} {ck.b64(full)} != {name} {value}")
-                verified = algo.lower()
-        if problems and wanted.checksum and wanted.algorithm is None:
-            problems.append(
-                f"if the given checksum is not a {algo}, pass its checksum_algorithm= "
-                "(UploadResult.checksum_algorithm)"
-            )
-        if problems:
-            raise IntegrityError(f"download of {self.where} does not match: {'; '.join(problems)}")
-        return verified
-
     def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return run(self.settings, call, self.stats.counter(0))
+
+
+def _verify(
+    where: str,
+    algorithm: ck.Algorithm,
+    full: int,
+    crcs: list[int],
+    stored: str | None,
+    aligned: bool,
+    wanted: _Wanted,
+) -> str:
+    """The strongest check that passed (``DownloadResult.verified``), else IntegrityError."""
+    problems: list[str] = []
+    verified = "length"
+    algo = algorithm.name
+    if aligned and stored:
+        if algorithm.composite(crcs) != stored:
+            problems.append(f"composite {algo} {algorithm.composite(crcs)} != stored {stored}")
+        verified = f"composite-{algo.lower()}"
+    for name, value in (("the store's", stored), ("the given", wanted.checksum)):
+        if value and "-" not in value:
+            if value != ck.b64(full):
+                problems.append(f"{algo} {ck.b64(full)} != {name} {value}")
+            verified = algo.lower()
+    if problems and wanted.checksum and wanted.algorithm is None:
+        problems.append(
+            f"if the given checksum is not a {algo}, pass its checksum_algorithm= "
+            "(UploadResult.checksum_algorithm)"
+        )
+    if problems:
+        raise IntegrityError(f"download of {where} does not match: {'; '.join(problems)}")
+    return verified

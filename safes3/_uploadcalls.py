@@ -8,6 +8,7 @@ for good is a :class:`~safes3._uploadpolicy.StoreFailure`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,29 +26,33 @@ from safes3._uploadpolicy import StoreFailure
 __all__ = ["abort", "complete", "put_single", "send_part"]
 
 
+class _Counted:
+    """A store call that counts its attempts, for the message when it fails for good."""
+
+    def __init__(self, call: Callable[[], dict[str, Any]]) -> None:
+        self.call = call
+        self.attempts = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.attempts += 1
+        return self.call()
+
+
 def put_single(t: Target, algo: ck.Algorithm, body: bytearray, crc: int) -> dict[str, Any]:
     """One PutObject of the whole ``body``; its retries counted in ``t.stats``."""
-    expected, attempts = ck.b64(crc), 0
-
-    def put() -> dict[str, Any]:
-        nonlocal attempts
-        attempts += 1
-        reply: dict[str, Any] = t.s3.put_object(
-            Bucket=t.bucket,
-            Key=t.key,
-            Body=PartBody(memoryview(body)),
-            **{algo.param: expected},
-            **t.extra,
+    params = {algo.param: ck.b64(crc), **t.extra}
+    put = _Counted(
+        lambda: t.s3.put_object(
+            Bucket=t.bucket, Key=t.key, Body=PartBody(memoryview(body)), **params
         )
-        return reply
-
+    )
     try:
         reply = t.call(put, len(body))
     except SafeS3Error:
         raise
     except (BotoCoreError, ClientError) as exc:
         raise TransferError(
-            f"PutObject of {t.where} failed after {attempts} attempt(s): {describe(exc)}"
+            f"PutObject of {t.where} failed after {put.attempts} attempt(s): {describe(exc)}"
         ) from exc
     t.stats.retried(resent_inside(reply), len(body))
     return reply
@@ -55,35 +60,29 @@ def put_single(t: Target, algo: ck.Algorithm, body: bytearray, crc: int) -> dict
 
 def send_part(t: Target, p: Plan, number: int, view: memoryview, crc: int) -> tuple[DonePart, int]:
     """Runs in a worker: one part whose ``crc`` was computed as it was read; its extra sends."""
-    expected, param, attempts = ck.b64(crc), p.algo.param, 0
+    expected, param = ck.b64(crc), p.algo.param
+    params = {"Bucket": t.bucket, "Key": t.key, "UploadId": p.upload_id, "PartNumber": number}
 
-    def send() -> dict[str, Any]:
-        nonlocal attempts
-        attempts += 1
+    def send_once() -> dict[str, Any]:
         reply: dict[str, Any] = t.s3.upload_part(
-            Bucket=t.bucket,
-            Key=t.key,
-            UploadId=p.upload_id,
-            PartNumber=number,
-            Body=PartBody(view),
-            **{param: expected},
-            **t.every,
+            Body=PartBody(view), **params, **{param: expected}, **t.every
         )
         echoed = reply.get(param)
         if echoed is not None and echoed != expected:
             raise RetryableError(f"part {number}: store computed {echoed}")
         return reply
 
+    send = _Counted(send_once)
     try:
         reply = run(t.settings, send, lambda *_: None)
     except SafeS3Error:
         raise
     except Exception as exc:
         raise StoreFailure(
-            f"part {number} failed after {attempts} attempt(s): {describe(exc)}"
+            f"part {number} failed after {send.attempts} attempt(s): {describe(exc)}"
         ) from exc
     part = DonePart(number=number, size=len(view), etag=reply["ETag"], crc=crc)
-    return part, attempts - 1 + resent_inside(reply)
+    return part, send.attempts - 1 + resent_inside(reply)
 
 
 def complete(t: Target, p: Plan, parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from safes3._exceptions import TransferError
 from safes3._journal import DonePart
@@ -53,25 +53,19 @@ class _Outcome:
     retries: int
 
 
+@dataclass
 class PartPipeline:
     """Sends every part of ``reader`` through ``send``, ``workers`` at a time."""
 
-    def __init__(
-        self,
-        reader: PartReader,
-        compute: Callable[[memoryview, int], int],
-        workers: int,
-        send: SendPart,
-        where: str,
-    ) -> None:
-        self.reader = reader
-        self.compute = compute
-        self.workers = workers
-        self.send = send
-        self.where = where
-        self.stop = threading.Event()
-        self._returns: queue.Queue[_Outcome] = queue.Queue()
-        self._outstanding = 0
+    reader: PartReader
+    compute: Callable[[memoryview, int], int]
+    """The part checksum, computed as the part is read."""
+    workers: int
+    send: SendPart
+    where: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    _returns: queue.Queue[_Outcome] = field(default_factory=queue.Queue)
+    _outstanding: int = 0
 
     def run(
         self,
