@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from safes3 import _checksum as ck
 from safes3._destfile import DestFile
+from safes3._engineclient import engine_client
 from safes3._exceptions import (
     ConfigurationError,
     IntegrityError,
@@ -38,11 +39,11 @@ from safes3._exceptions import (
     SafeS3Error,
     TransferError,
 )
-from safes3._fetchers import Plan, Tally, to_file, to_stream
-from safes3._hooks import guard_policy, quiet_botocore
+from safes3._fetchers import Plan, to_file, to_stream
 from safes3._rangeread import Pin, precondition_failed
 from safes3._retry import RetryableError, describe, run
 from safes3._transfer_settings import TransferSettings
+from safes3._transferstats import TransferStats
 
 __all__ = ["DownloadResult", "download"]
 
@@ -109,12 +110,7 @@ def download(
     (e.g. ``VersionId``, ``ExpectedBucketOwner``, or ``SSECustomerKey`` to read
     an SSE-C object through a non-SSE-C client).
     """
-    if guard_policy(s3.meta.events) is None:
-        raise ConfigurationError(
-            "safes3.download() needs a client made by safes3.client(); this one carries no "
-            "safes3 guards"
-        )
-    quiet_botocore(s3)
+    engine_client(s3, "safes3.download()")
     if checksum_algorithm is not None:
         ck.by_name(checksum_algorithm)
     job = _Download(s3, bucket, key, settings or TransferSettings(), progress)
@@ -140,8 +136,7 @@ class _Download:
         self.settings = settings
         self.progress = progress
         self.where = f"s3://{bucket}/{key}"
-        self.tally = Tally()
-        self.refetched = 0
+        self.stats = TransferStats()
         self.algo = ck.CRC32
         self.extra: dict[str, Any] = {}
 
@@ -159,19 +154,18 @@ class _Download:
                         f"{exc}; it was replaced during each of {_RESTARTS + 1} tries, "
                         "nothing was kept"
                     ) from exc
-                self.refetched += self.tally.placed
-                self.tally.placed = 0
+                self.stats.restart()
             except BaseException:
                 dest.discard()
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _to_file(self, plan: Plan, *, dest: DestFile) -> list[int]:
-        return to_file(self.s3, plan, self.settings, self.progress, dest, self.tally)
+        return to_file(self.s3, plan, self.settings, self.progress, dest, self.stats)
 
     def to_stream(self, out: BinaryIO, wanted: _Wanted) -> DownloadResult:
         return self._run(
-            lambda plan: to_stream(self.s3, plan, self.settings, self.progress, out, self.tally),
+            lambda plan: to_stream(self.s3, plan, self.settings, self.progress, out, self.stats),
             wanted,
         )
 
@@ -194,7 +188,7 @@ class _Download:
         full = 0
         for (_, length), crc in zip(ranges, crcs, strict=True):
             full = self.algo.combine(full, crc, length)
-        verified = self._verify(full, crcs, stored, aligned, wanted)
+        verified = _verify(self.where, self.algo, full, crcs, stored, aligned, wanted)
         return DownloadResult(
             bucket=self.bucket,
             key=self.key,
@@ -203,8 +197,8 @@ class _Download:
             checksum_algorithm=self.algo.name,
             verified=verified,
             ranges=len(ranges),
-            retries=self.tally.retries,
-            bytes_refetched=self.refetched,
+            retries=self.stats.retries,
+            bytes_refetched=self.stats.refetched,
         )
 
     def _pin(self, head: dict[str, Any]) -> Pin:
@@ -267,32 +261,37 @@ class _Download:
             return part, True
         return wanted, False
 
-    def _verify(
-        self, full: int, crcs: list[int], stored: str | None, aligned: bool, wanted: _Wanted
-    ) -> str:
-        problems: list[str] = []
-        verified = "length"
-        algo = self.algo.name
-        if aligned and stored:
-            if self.algo.composite(crcs) != stored:
-                problems.append(f"composite {algo} {self.algo.composite(crcs)} != stored {stored}")
-            verified = f"composite-{algo.lower()}"
-        for name, value in (("the store's", stored), ("the given", wanted.checksum)):
-            if value and "-" not in value:
-                if value != ck.b64(full):
-                    problems.append(f"{algo} {ck.b64(full)} != {name} {value}")
-                verified = algo.lower()
-        if problems and wanted.checksum and wanted.algorithm is None:
-            problems.append(
-                f"if the given checksum is not a {algo}, pass its checksum_algorithm= "
-                "(UploadResult.checksum_algorithm)"
-            )
-        if problems:
-            raise IntegrityError(f"download of {self.where} does not match: {'; '.join(problems)}")
-        return verified
-
     def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        def on_retry(_attempt: int, _error: BaseException) -> None:
-            self.tally.retries += 1
+        return run(self.settings, call, self.stats.counter(0))
 
-        return run(self.settings, call, on_retry)
+
+def _verify(
+    where: str,
+    algorithm: ck.Algorithm,
+    full: int,
+    crcs: list[int],
+    stored: str | None,
+    aligned: bool,
+    wanted: _Wanted,
+) -> str:
+    """The strongest check that passed (``DownloadResult.verified``), else IntegrityError."""
+    problems: list[str] = []
+    verified = "length"
+    algo = algorithm.name
+    if aligned and stored:
+        if algorithm.composite(crcs) != stored:
+            problems.append(f"composite {algo} {algorithm.composite(crcs)} != stored {stored}")
+        verified = f"composite-{algo.lower()}"
+    for name, value in (("the store's", stored), ("the given", wanted.checksum)):
+        if value and "-" not in value:
+            if value != ck.b64(full):
+                problems.append(f"{algo} {ck.b64(full)} != {name} {value}")
+            verified = algo.lower()
+    if problems and wanted.checksum and wanted.algorithm is None:
+        problems.append(
+            f"if the given checksum is not a {algo}, pass its checksum_algorithm= "
+            "(UploadResult.checksum_algorithm)"
+        )
+    if problems:
+        raise IntegrityError(f"download of {where} does not match: {'; '.join(problems)}")
+    return verified

@@ -36,6 +36,7 @@ from safes3._exceptions import (
     TransferError,
     UploadFailedError,
 )
+from safes3._parts import remaining
 from safes3._transfer_settings import MAX_PART, MIN_PART, TransferSettings
 from safes3._upload import upload
 
@@ -268,7 +269,7 @@ def _send(
     s3: Any, source: Any, bucket: str, key: str, extra: Any, callback: Any, config: Any
 ) -> None:
     given, checksum = upload_extra(extra)
-    size = os.path.getsize(source) if isinstance(source, str | os.PathLike) else _left(source)
+    size = os.path.getsize(source) if isinstance(source, str | os.PathLike) else remaining(source)
     settings = settings_for(config, size=size, checksum=checksum)
     try:
         upload(
@@ -284,19 +285,6 @@ def _send(
         if isinstance(exc, UploadFailedError):
             raise
         raise UploadFailedError(f"Failed to upload to {bucket}/{key}: {exc}") from exc
-
-
-def _left(stream: Any) -> int | None:
-    """Bytes left in a seekable stream (for ``multipart_threshold``), else None."""
-    try:
-        if not stream.seekable():
-            return None
-        here = stream.tell()
-        end = stream.seek(0, os.SEEK_END)
-        stream.seek(here)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return max(0, int(end) - int(here))
 
 
 def _fetch(

@@ -22,8 +22,9 @@ from safes3._destfile import DestFile
 from safes3._rangepool import RangePool
 from safes3._rangeread import Pin, RangeJob
 from safes3._transfer_settings import TransferSettings
+from safes3._transferstats import TransferStats
 
-__all__ = ["Plan", "Tally", "to_file", "to_stream"]
+__all__ = ["Plan", "to_file", "to_stream"]
 
 Progress = Callable[[int, int | None], None] | None
 
@@ -38,14 +39,6 @@ class Plan:
     pin: Pin
     algo: ck.Algorithm
     ranges: list[tuple[int, int]]
-
-
-@dataclass
-class Tally:
-    """What a try cost: range retries, and the bytes it put in place."""
-
-    retries: int = 0
-    placed: int = 0
 
 
 def _job(s3: Any, plan: Plan, settings: TransferSettings, pool: RangePool) -> RangeJob:
@@ -66,7 +59,7 @@ def to_file(
     settings: TransferSettings,
     progress: Progress,
     dest: DestFile,
-    tally: Tally,
+    stats: TransferStats,
 ) -> list[int]:
     """Fetch every range into its place in ``dest``; the ranges' CRCs, in order."""
     dest.truncate(plan.size)
@@ -99,12 +92,12 @@ def to_file(
         while left:
             kind, index, value = pool.next_event()
             if kind == "progress":
-                tally.placed += value
+                stats.moved += value
                 if progress is not None:
-                    progress(tally.placed, plan.size)
+                    progress(stats.moved, plan.size)
             elif kind == "done":
                 crcs[index], retries = value
-                tally.retries += retries
+                stats.retries += retries
                 left -= 1
             else:
                 raise value
@@ -120,7 +113,7 @@ def to_stream(
     settings: TransferSettings,
     progress: Progress,
     out: BinaryIO,
-    tally: Tally,
+    stats: TransferStats,
 ) -> list[int]:
     """Fetch the ranges into buffers and write them to ``out`` in order; their CRCs."""
     count = len(plan.ranges)
@@ -157,16 +150,16 @@ def to_stream(
             if kind != "done":
                 continue
             finished[index], retries = value
-            tally.retries += retries
+            stats.retries += retries
             while len(crcs) in finished:
                 written = len(crcs)
                 full, view = buffers.pop(written)
                 out.write(view)
                 crcs.append(finished.pop(written))
                 spare.append(full)
-                tally.placed += len(view)
+                stats.moved += len(view)
                 if progress is not None:
-                    progress(tally.placed, plan.size)
+                    progress(stats.moved, plan.size)
         abandon = False
     finally:
         pool.close(abandon=abandon)

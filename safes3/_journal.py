@@ -21,13 +21,12 @@ Journals written by earlier versions (one JSON document) are read too.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safes3 import _jsonlines as jsonlines
 from safes3._encryption import SSEC, SSEKMS, Encryption
 from safes3._exceptions import TransferError
 
@@ -80,7 +79,7 @@ class Journal:
         except FileNotFoundError:
             return None
         try:
-            entries = _entries(where, raw)
+            entries = jsonlines.read(where, raw, whole_document=True)
             if not entries:
                 raise ValueError("no header line (the header is renamed into place whole)")
             head = entries[0]
@@ -139,13 +138,7 @@ class Journal:
 
     def record(self, part: DonePart) -> None:
         """Append the part's line (one write, then fsync)."""
-        line = json.dumps({"part": asdict(part)}, separators=(",", ":")) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        jsonlines.append(self.path, {"part": asdict(part)})
         self.parts[part.number] = part
 
     def save(self) -> None:
@@ -161,54 +154,11 @@ class Journal:
             "part_checksums": self.part_checksums,
             "checksum_algorithm": self.checksum_algorithm,
         }
-        lines = [head] + [{"part": asdict(self.parts[n])} for n in sorted(self.parts)]
-        text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        parts = [{"part": asdict(self.parts[n])} for n in sorted(self.parts)]
+        jsonlines.replace(self.path, [head, *parts])
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _entries(path: Path, raw: bytes) -> list[dict[str, Any]]:
-    """The complete lines' entries; a torn last line is cut off the file."""
-    complete = raw[: raw.rfind(b"\n") + 1]
-    if not complete and raw.lstrip().startswith(b"{") and raw.rstrip().endswith(b"}"):
-        complete = raw  # a version-1 journal: one JSON document, maybe without a newline
-    entries = []
-    for number, line in enumerate(complete.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"line {number} is damaged") from exc
-        if not isinstance(entry, dict):
-            raise ValueError(f"line {number} is not an object")
-        entries.append(entry)
-    if len(complete) < len(raw):
-        with path.open("r+b") as fh:
-            fh.truncate(len(complete))
-            os.fsync(fh.fileno())
-    return entries
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _part(raw: dict[str, Any]) -> DonePart:

@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safes3._boundary import boundary
 from safes3._download import download
 from safes3._dropin import ALLOWED_COPY, as_client_error, progress_for, settings_for, upload_extra
 from safes3._exceptions import (
@@ -40,6 +41,7 @@ from safes3._exceptions import (
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._relay import Relay
 from safes3._retry import describe, run
+from safes3._stored import StoredObject
 from safes3._transfer_settings import TransferSettings, part_size_for
 from safes3._upload import upload
 
@@ -116,30 +118,34 @@ def copy(
     settings = settings_for(Config, checksum=checksum)
     job = _Copy(self, source_client, source, read, Bucket, Key, extra, settings)
     try:
-        head = run(
-            settings,
-            lambda: source_client.head_object(Bucket=source["Bucket"], Key=source["Key"], **read),
-            lambda *_: None,
-        )
-        size = int(head["ContentLength"])
-        job.single_below = settings_for(Config, size=size, checksum=checksum).part_size
-        job.progress = progress_for(Callback)
-        if policy.profile.copy_with_sse:
-            try:
-                job.on_server(head, size)
-                return
-            except _NotImplemented:
-                pass
-        job.streamed(head, size)
-    except ClientError as exc:
-        raise TransferClientError(
-            f"copy to s3://{Bucket}/{Key} failed: {describe(exc)}", exc.response, exc.operation_name
-        ) from exc
+        with boundary(f"copy to s3://{Bucket}/{Key}", into=TransferError, answers=_answer):
+            head = run(
+                settings,
+                lambda: source_client.head_object(
+                    Bucket=source["Bucket"], Key=source["Key"], **read
+                ),
+                lambda *_: None,
+            )
+            size = int(head["ContentLength"])
+            job.single_below = settings_for(Config, size=size, checksum=checksum).part_size
+            job.progress = progress_for(Callback)
+            if policy.profile.copy_with_sse:
+                try:
+                    job.on_server(head, size)
+                    return
+                except _NotImplemented:
+                    pass
+            _streamed(job, head, size)
     except TransferError as exc:
         converted = as_client_error(exc)
         if converted is exc:
             raise
         raise converted from exc
+
+
+def _answer(message: str, exc: ClientError) -> TransferClientError:
+    """The store's error answer to a copy, still a ``ClientError`` for boto3's callers."""
+    return TransferClientError(message, exc.response, exc.operation_name)
 
 
 class _NotImplemented(Exception):
@@ -278,82 +284,75 @@ class _Copy:
         return True
 
     def _check_length(self, size: int, version: str | None) -> None:
-        """The stored length; a wrong copy is deleted (its version, on a versioned bucket)."""
-        which = {"VersionId": version} if version else {}
+        """The stored length; a wrong copy is removed (its version, on a versioned bucket)."""
+        stored = StoredObject(self.s3, self.bucket, self.key, version)
         head = run(
             self.settings,
-            lambda: self.s3.head_object(Bucket=self.bucket, Key=self.key, **which),
+            lambda: self.s3.head_object(Bucket=self.bucket, Key=self.key, **stored.pinned),
             lambda *_: None,
         )
         if head.get("ContentLength") != size:
-            try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key, **which)
-                outcome = "the copy was deleted"
-            except (BotoCoreError, ClientError):
-                outcome = "deleting it FAILED: delete it by hand"
             raise IntegrityError(
                 f"{self.where} holds {head.get('ContentLength')} bytes after copying {size}; "
-                + outcome
+                + stored.remove()
             )
-
-    def streamed(self, head: Mapping[str, Any], size: int) -> None:
-        """GetObject into the engine's upload: for stores that cannot copy with SSE headers."""
-        dest = _preserve(self.extra, head)
-        src = self.source
-        if size < self.settings.part_size:
-            buffer = io.BytesIO()
-            download(
-                self.source_client,
-                src["Bucket"],
-                src["Key"],
-                buffer,
-                settings=self.settings,
-                extra_args=self.read,
-            )
-            upload(
-                self.s3,
-                buffer.getbuffer(),
-                self.bucket,
-                self.key,
-                settings=self.settings,
-                progress=self.progress,
-                extra_args=dest,
-            )
-            return
-        relay = Relay(size)
-
-        def fetch() -> None:
-            try:
-                download(
-                    self.source_client,
-                    src["Bucket"],
-                    src["Key"],
-                    relay,  # type: ignore[arg-type]
-                    settings=self.settings,
-                    extra_args=self.read,
-                )
-            except BaseException as exc:  # noqa: BLE001 - handed to the uploading thread
-                relay.finish(exc)
-            else:
-                relay.finish(None)
-
-        reader = threading.Thread(target=fetch, name="safes3-copy-read", daemon=True)
-        reader.start()
-        try:
-            upload(
-                self.s3,
-                relay,
-                self.bucket,
-                self.key,
-                settings=self.settings,
-                size=size,
-                progress=self.progress,
-                extra_args=dest,
-            )
-        finally:
-            relay.close()
-            reader.join()
 
     def _report(self, done: int, size: int) -> None:
         if self.progress is not None:
             self.progress(done, size)
+
+
+def _streamed(job: _Copy, head: Mapping[str, Any], size: int) -> None:
+    """GetObject into the engine's upload: for stores that cannot copy with SSE headers.
+
+    Through a :class:`Relay` a few ranges deep, whose last bytes reach the
+    upload only once the download verified; a source smaller than one part
+    is downloaded whole first.
+    """
+    dest = _preserve(job.extra, head)
+    src = job.source
+
+    def fetch(into: Any) -> None:
+        download(
+            job.source_client,
+            src["Bucket"],
+            src["Key"],
+            into,
+            settings=job.settings,
+            extra_args=job.read,
+        )
+
+    def put(source: Any, size: int | None = None) -> None:
+        upload(
+            job.s3,
+            source,
+            job.bucket,
+            job.key,
+            settings=job.settings,
+            size=size,
+            progress=job.progress,
+            extra_args=dest,
+        )
+
+    if size < job.settings.part_size:
+        buffer = io.BytesIO()
+        fetch(buffer)
+        put(buffer.getbuffer())
+        return
+    relay = Relay(size)
+
+    def read() -> None:
+        try:
+            fetch(relay)
+        except BaseException as exc:  # noqa: BLE001 - handed to the uploading thread
+            relay.finish(exc)
+        else:
+            relay.finish(None)
+
+    reader = threading.Thread(target=read, name="safes3-copy-read", daemon=True)
+    reader.start()
+    try:
+        put(relay, size)
+    finally:
+        relay.close()
+        reader.join()

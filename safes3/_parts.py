@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Protocol, Union
 
 from safes3._exceptions import TransferError
 
-__all__ = ["PartBody", "PartReader", "Readable", "Source"]
+__all__ = ["PartBody", "PartReader", "Readable", "Source", "remaining"]
 
 _CHUNK = 1 << 20
 _NONBLOCKING = "the source is non-blocking and had no data; pass a blocking stream"
@@ -56,7 +56,7 @@ class PartReader:
             detected = len(source)
         elif hasattr(source, "read"):
             self._stream = source
-            detected = _remaining(source)
+            detected = remaining(source)
         elif isinstance(source, Iterable):
             self._items = iter(source)
         else:
@@ -196,7 +196,7 @@ class PartBody:
         return True
 
 
-def _remaining(stream: Any) -> int | None:
+def remaining(stream: Any) -> int | None:
     """Bytes left in a seekable stream, or None (non-seekable or unknown)."""
     try:
         if not stream.seekable():

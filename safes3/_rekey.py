@@ -25,8 +25,6 @@ encryption by a HeadObject before it is recorded as done.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safes3 import _jsonlines as jsonlines
 from safes3._encryption import SSEC, Encryption
 from safes3._exceptions import ConfigurationError, SafeS3Error
 from safes3._objectmode import Classified, classify
@@ -83,31 +82,18 @@ class StateFile:
         self.done.add(key)
 
     def _append(self, entry: dict[str, str]) -> None:
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        jsonlines.append(self.path, entry, create=True)
 
 
 def _entries(path: Path) -> list[dict[str, str]]:
     """The state file's entries; a torn last line (a crash mid-write) is dropped and cut off."""
-    raw = path.read_bytes()
-    complete = raw[: raw.rfind(b"\n") + 1]
-    entries = []
-    for number, line in enumerate(complete.decode("utf-8", "replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"state file {path} line {number} is damaged ({exc}); it is not a torn last "
-                "line, so it was not written by an interrupted run: delete it to start over"
-            ) from exc
-    if len(complete) != len(raw):
-        with path.open("r+b") as fh:
-            fh.truncate(len(complete))
-            os.fsync(fh.fileno())
+    try:
+        entries: list[dict[str, str]] = jsonlines.read(path)
+    except jsonlines.DamagedLine as exc:
+        raise ConfigurationError(
+            f"state file {path}: {exc}; it is not a torn last line, so it was not written "
+            "by an interrupted run: delete it to start over"
+        ) from exc
     return entries
 
 
