@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from safes3._auditbase import Finding, ReadOnly, Severity, code_of, status_of
+from safes3._auditbase import Finding, ReadOnly, Severity, code_of, setting, status_of
 from safes3._profiles import StoreProfile
 
 __all__ = [
@@ -193,21 +193,19 @@ def public_access_block(rd: ReadOnly, bucket: str, profile: StoreProfile) -> lis
     if not profile.public_access_block:
         return []
     fix = _pab_fix(profile)
-    try:
-        cfg = rd("get_public_access_block", Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except ClientError as exc:
-        if status_of(exc) != 404:
-            raise
+    answer, missing = setting(rd, "get_public_access_block", bucket)
+    if missing is not None:
         return [
             Finding(
                 "public-access-block",
                 "high",
                 bucket,
                 "public access block is off",
-                code_of(exc) or "no configuration",
+                missing or "no configuration",
                 fix,
             )
         ]
+    cfg = answer["PublicAccessBlockConfiguration"]
     wanted = proposed_public_access_block(profile)
     found = []
     off = sorted(k for k, v in wanted.items() if v and not cfg.get(k))

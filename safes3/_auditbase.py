@@ -20,6 +20,7 @@ __all__ = [
     "Severity",
     "code_of",
     "exit_code",
+    "setting",
     "status_of",
 ]
 
@@ -98,3 +99,17 @@ def code_of(exc: ClientError) -> str:
 
 def status_of(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def setting(rd: ReadOnly, method: str, bucket: str) -> tuple[dict[str, Any], str | None]:
+    """A bucket setting and None, or ``{}`` and the store's code if the bucket has none.
+
+    Only "not configured" (HTTP 404) is absorbed; any other answer is raised,
+    for :func:`safes3._audit.audit_bucket` to report the check as unverified.
+    """
+    try:
+        return rd(method, Bucket=bucket), None
+    except ClientError as exc:
+        if status_of(exc) != 404:
+            raise
+        return {}, code_of(exc)

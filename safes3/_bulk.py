@@ -108,10 +108,9 @@ def copy_tree(
             f"{jobs!r}; make the client with botocore_config=botocore.config.Config("
             "max_pool_connections=N) for more objects in flight"
         )
-    if memory_limit < SMALL:
-        raise ConfigurationError(f"memory_limit must be at least {SMALL} bytes")
-    src, dst = parse_location(source), parse_location(dest)
-    _check_ends(src, dst, sync=sync, delete=delete, state=state_file)
+    src, dst = check_request(
+        source, dest, sync=sync, delete=delete, state_file=state_file, memory_limit=memory_limit
+    )
     quiet_botocore(s3)
     state = None
     if state_file is not None and not dry_run:
@@ -129,6 +128,23 @@ def copy_tree(
         if state is not None:
             state.close()
     return ledger.result.check() if check else ledger.result
+
+
+def check_request(
+    source: str,
+    dest: str,
+    *,
+    sync: bool,
+    delete: bool,
+    state_file: Any,
+    memory_limit: int,
+) -> tuple[Location, Location]:
+    """The ends of a :func:`copy_tree` request; ConfigurationError if it contradicts itself."""
+    if memory_limit < SMALL:
+        raise ConfigurationError(f"memory_limit must be at least {SMALL} bytes")
+    src, dst = parse_location(source), parse_location(dest)
+    _check_ends(src, dst, sync=sync, delete=delete, state=state_file)
+    return src, dst
 
 
 def _check_ends(src: Location, dst: Location, *, sync: bool, delete: bool, state: Any) -> None:
