@@ -24,6 +24,7 @@ from safes3._auditbase import (
     ReadOnly,
     exit_code,
     setting,
+    setting_or,
 )
 from safes3._auditscan import PAGE_SIZE, SAMPLE, scan_objects
 from safes3._boundary import describe
@@ -149,18 +150,17 @@ def _multipart_uploads(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list
 def _default_encryption(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list[Finding]:
     if not profile.default_encryption:
         return []
-    answer, missing = setting(rd, "get_bucket_encryption", bucket)
-    if missing is not None:
-        return [
-            Finding(
-                "no-default-encryption",
-                "medium",
-                bucket,
-                "bucket has no default encryption",
-                missing or "not configured",
-                "put-bucket-encryption with SSE-KMS and the key's full ARN",
-            )
-        ]
+    unset = Finding(
+        "no-default-encryption",
+        "medium",
+        bucket,
+        "bucket has no default encryption",
+        "not configured",
+        "put-bucket-encryption with SSE-KMS and the key's full ARN",
+    )
+    answer = setting_or(rd, "get_bucket_encryption", bucket, unset)
+    if isinstance(answer, Finding):
+        return [answer]
     cfg = answer["ServerSideEncryptionConfiguration"]
     found = []
     for rule in cfg.get("Rules", []):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -21,6 +21,7 @@ __all__ = [
     "code_of",
     "exit_code",
     "setting",
+    "setting_or",
     "status_of",
 ]
 
@@ -113,3 +114,11 @@ def setting(rd: ReadOnly, method: str, bucket: str) -> tuple[dict[str, Any], str
         if status_of(exc) != 404:
             raise
         return {}, code_of(exc)
+
+
+def setting_or(rd: ReadOnly, method: str, bucket: str, unset: Finding) -> dict[str, Any] | Finding:
+    """A bucket setting, or ``unset`` (with the store's code as evidence) if it has none."""
+    answer, missing = setting(rd, method, bucket)
+    if missing is None:
+        return answer
+    return replace(unset, evidence=missing or unset.evidence)

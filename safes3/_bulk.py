@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from safes3._boundary import FOREIGN, describe
 from safes3._bulkops import SMALL, Mover
 from safes3._bulkplan import (
     Filters,
@@ -48,7 +49,7 @@ from safes3._bulkstate import (
 from safes3._exceptions import ConfigurationError, SafeS3Error
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import encryption_fingerprint
-from safes3._retry import RetryableError, describe
+from safes3._retry import RetryableError
 from safes3._transfer_settings import TransferSettings
 
 __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
@@ -56,6 +57,9 @@ __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
 DEFAULT_MEMORY = 256 * (1 << 20)
 _Known = tuple[int, "str | None", "Path | None"]
 _INLINE = 1 << 20
+_OURS = (SafeS3Error, RetryableError, Stopped)
+"""Failures whose message is already safes3's sentence."""
+_THEIRS: tuple[type[BaseException], ...] = (ClientError, *FOREIGN)
 """Up to this size the sync rule's MD5 runs on the planning thread: cheaper than a handoff."""
 
 
@@ -315,9 +319,10 @@ class _Engine:
                 self.state.record(item.rel)
             outcome = "deleted" if action == "delete" else "done"
             self.ledger.finished(action, name, item.size, outcome)
-        except (SafeS3Error, BotoCoreError, ClientError, RetryableError, OSError, Stopped) as exc:
-            why = describe(exc) if isinstance(exc, BotoCoreError | ClientError) else str(exc)
-            self.ledger.failed(action, name, why or type(exc).__name__)
+        except _OURS as exc:
+            self.ledger.failed(action, name, str(exc) or type(exc).__name__)
+        except _THEIRS as exc:  # a failed object, not a failed run
+            self.ledger.failed(action, name, describe(exc))
         except Exception as exc:  # noqa: BLE001 - one object's bug must not stop the run
             self.ledger.failed(action, name, f"{type(exc).__name__}: {exc}")
         finally:

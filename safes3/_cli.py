@@ -19,7 +19,12 @@ from typing import IO, Any
 from safes3 import __version__
 from safes3._clibulk import add_cp_options, add_sync_command, run_bulk
 from safes3._clierrors import EXIT_OK, UsageError, run
-from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, session_for
+from safes3._clisettings import (
+    READ_ONLY_ENCRYPTION,
+    encryption_setting,
+    flag_or_env,
+    session_for,
+)
 from safes3._clitransfer import Progress, download, upload
 from safes3._encryption import SSEC
 from safes3._exceptions import ConfigurationError
@@ -195,7 +200,7 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     profile = (
         session.config.store_profile
         if session
-        else get_profile(args.store or _env_store() or "aws")
+        else get_profile(flag_or_env(args, "store") or "aws")
     )
     policy = _policy(args, profile)
     if session is None:
@@ -229,12 +234,6 @@ def _policy(args: argparse.Namespace, profile: StoreProfile) -> dict[str, Any]:
         return pg.bucket_policy(*groups)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from exc
-
-
-def _env_store() -> str | None:
-    import os
-
-    return os.environ.get("SAFES3_STORE")
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
