@@ -9,10 +9,12 @@ anything is sent, that the request is HTTPS.
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING
 
 import boto3
 import botocore.session
+import urllib3.exceptions
 from botocore.config import Config as BotocoreConfig
 from botocore.credentials import CredentialProvider
 from botocore.exceptions import (
@@ -40,6 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["harden", "install_role"]
 
 _DEFAULT_REGION = "us-east-1"
+_UNREACHABLE = (
+    BotocoreConnectionError,
+    HTTPClientError,
+    ssl.SSLError,
+    urllib3.exceptions.HTTPError,
+)
 _STS_CONFIG = BotocoreConfig(
     retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=10,
@@ -123,10 +131,11 @@ def sts_client(role: AssumeRole, *, ca_path: str, region: str | None) -> STSClie
 def make_fetcher(role: AssumeRole, sts: STSClient) -> Fetch:
     """The refresh function: one AssumeRole call, its failures translated.
 
-    A missing source identity and an unreachable STS have their own reasons;
-    an answer from STS is read by :func:`translate`; anything else foreign
-    (an unparsable answer, a TLS or urllib3 error) crosses the boundary as
-    a ``rejected`` assumption, never as botocore's own exception.
+    A missing source identity and an unreachable STS (connection, TLS or
+    urllib3 failures, wrapped by botocore or not) have their own reasons; an
+    answer from STS is read by :func:`translate`; anything else foreign (an
+    answer botocore cannot parse) crosses the boundary as a ``rejected``
+    assumption, never as botocore's own exception.
     """
 
     def fetch() -> dict[str, str]:
@@ -151,7 +160,7 @@ def make_fetcher(role: AssumeRole, sts: STSClient) -> Fetch:
                     "(a profile name or safes3.StaticCredentials) or configure the boto3 chain",
                     reason="no-source",
                 ) from exc
-            except (BotocoreConnectionError, HTTPClientError) as exc:
+            except _UNREACHABLE as exc:
                 raise RoleAssumptionError(
                     f"STS at {sts.meta.endpoint_url} is unreachable ({type(exc).__name__}); "
                     "check sts_endpoint_url, the network, and that the CA bundle verifies it",

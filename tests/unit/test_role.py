@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import ssl
 import threading
+import types
 from typing import Any
 
 import certifi
@@ -200,17 +201,19 @@ def test_missing_source_profile_is_a_configuration_error(tmp_path: Any, monkeypa
 
 
 @pytest.mark.parametrize(
-    "raised",
-    [ResponseParserError("not XML"), ssl.SSLError("bad record mac")],
+    ("raised", "reason"),
+    [(ResponseParserError("not XML"), "rejected"), (ssl.SSLError("bad record mac"), "unreachable")],
 )
-def test_foreign_sts_failures_are_role_assumption_errors(raised: Exception) -> None:
+def test_foreign_sts_failures_are_role_assumption_errors(raised: Exception, reason: str) -> None:
     """An answer botocore cannot parse (or a TLS failure) must not escape as botocore's own."""
 
     class Garbled:
+        meta = types.SimpleNamespace(endpoint_url="https://sts.example")
+
         def assume_role(self, **_: Any) -> dict[str, Any]:
             raise raised
 
-    with pytest.raises(safes3.RoleAssumptionError, match=ARN) as failed:
+    with pytest.raises(safes3.RoleAssumptionError) as failed:
         RoleCredentials(role(), make_fetcher(role(), Garbled()))  # type: ignore[arg-type]
-    assert failed.value.reason == "rejected"
+    assert failed.value.reason == reason
     assert failed.value.__cause__ is raised
