@@ -42,9 +42,9 @@ from safes3._bulkstate import (
     BulkResult,
     Ledger,
     OnObject,
-    Progress,
     StateFile,
     Stopped,
+    TreeProgress,
 )
 from safes3._exceptions import ConfigurationError, SafeS3Error
 from safes3._hooks import guard_policy, quiet_botocore
@@ -78,7 +78,7 @@ def copy_tree(
     memory_limit: int = DEFAULT_MEMORY,
     state_file: str | os.PathLike[str] | None = None,
     follow_symlinks: bool = False,
-    progress: Progress | None = None,
+    progress: TreeProgress | None = None,
     on_object: OnObject | None = None,
     check: bool = True,
 ) -> BulkResult:

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.config import Config as BotocoreConfig
 
 from safes3._bulk import DEFAULT_MEMORY, check_request, copy_tree
-from safes3._bulkstate import BulkResult, Progress
+from safes3._bulkstate import BulkResult, TreeProgress
 from safes3._clierrors import EXIT_ERROR, EXIT_OK, UsageError
 from safes3._clisettings import encryption_setting, session_for
 from safes3._exceptions import ConfigurationError
@@ -193,7 +193,7 @@ def summary_dict(result: BulkResult) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[Progress | None]:
+def _progress(args: argparse.Namespace) -> Iterator[TreeProgress | None]:
     """One rich display for the run: objects and bytes done of those planned, rate, ETA."""
     if args.quiet or args.json or not sys.stderr.isatty():
         yield None
