@@ -26,7 +26,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from safes3._boundary import FOREIGN, describe
+from safes3._boundary import FOREIGN, boundary, describe
 from safes3._bulkops import SMALL, Mover
 from safes3._bulkplan import (
     Filters,
@@ -46,7 +46,7 @@ from safes3._bulkstate import (
     Stopped,
     TreeProgress,
 )
-from safes3._exceptions import ConfigurationError, SafeS3Error
+from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import encryption_fingerprint
 from safes3._retry import RetryableError
@@ -127,7 +127,8 @@ def copy_tree(
     mover = Mover(s3, src, dst, chosen, ledger, state, copy_with_sse=policy.profile.copy_with_sse)
     engine = _Engine(s3, mover, jobs, Budget(memory_limit))
     try:
-        engine.run(Filters(filters), sync, delete, dry_run, size_only, follow_symlinks)
+        with boundary(f"{'sync' if sync else 'copy'} of {src.text}", into=TransferError):
+            engine.run(Filters(filters), sync, delete, dry_run, size_only, follow_symlinks)
     finally:
         if state is not None:
             state.close()
