@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 an operation failed (a safes3 refusal or an S3
 error; the message is on stderr); 2 bad usage; 3-6 ``audit`` found a
 problem whose worst severity is low (3), medium (4), high (5) or critical
-(6); 130 interrupted.
+(6); 130 interrupted.  Every command runs through
+:func:`safes3._clierrors.run`, the one place exceptions become codes.
 """
 
 from __future__ import annotations
