@@ -1,7 +1,7 @@
 """A read-only security audit of buckets: findings plus an encryption inventory.
 
-Only ``Get*``, ``List*`` and ``Head*`` operations are called (:data:`READ_ONLY`
-is asserted on every call): on Ceph RGW even a "delete the encryption
+Only ``Get*``, ``List*`` and ``Head*`` operations are called
+(:class:`safes3._auditbase.ReadOnly` checks every call): on Ceph RGW even a "delete the encryption
 configuration" request deletes an empty bucket, so an audit must not send
 anything else.  Checks the store cannot answer (its profile says the call is
 not implemented) are skipped rather than reported as failures.
@@ -22,17 +22,16 @@ from safes3._auditbase import (
     Finding,
     Progress,
     ReadOnly,
-    code_of,
     exit_code,
-    status_of,
+    setting,
+    setting_or,
 )
-from safes3._auditscan import PAGE_SIZE, scan_objects
+from safes3._auditscan import PAGE_SIZE, SAMPLE, scan_objects
+from safes3._boundary import describe
 from safes3._encryption import SSEC
 from safes3._profiles import StoreProfile
 
 __all__ = ["EXIT_CODES", "SEVERITIES", "BucketReport", "Finding", "audit_bucket", "exit_code"]
-
-_SAMPLE = 5
 
 
 def audit_bucket(
@@ -74,7 +73,7 @@ def audit_bucket(
                     "medium",
                     bucket,
                     "check could not be run (the setting is unverified)",
-                    f"{code_of(exc) or 'error'} (HTTP {status_of(exc)})",
+                    describe(exc),
                     "give the auditing identity read access to this bucket setting",
                 )
             )
@@ -110,12 +109,7 @@ def _versioning(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list[Findin
 
 
 def _lifecycle(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list[Finding]:
-    try:
-        rules = rd("get_bucket_lifecycle_configuration", Bucket=bucket).get("Rules", [])
-    except ClientError as exc:
-        if status_of(exc) != 404:
-            raise
-        rules = []
+    rules = setting(rd, "get_bucket_lifecycle_configuration", bucket)[0].get("Rules", [])
     if any(r.get("Status") == "Enabled" and r.get("AbortIncompleteMultipartUpload") for r in rules):
         return []
     return [
@@ -136,7 +130,7 @@ def _multipart_uploads(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list
     for page in rd.pages("list_multipart_uploads", Bucket=bucket):
         for upload in page.get("Uploads", []):
             count += 1
-            if len(sample_keys) < _SAMPLE:
+            if len(sample_keys) < SAMPLE:
                 sample_keys.append(repr(upload["Key"]))
     if not count:
         return []
@@ -156,21 +150,18 @@ def _multipart_uploads(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list
 def _default_encryption(rd: ReadOnly, bucket: str, profile: StoreProfile) -> list[Finding]:
     if not profile.default_encryption:
         return []
-    try:
-        cfg = rd("get_bucket_encryption", Bucket=bucket)["ServerSideEncryptionConfiguration"]
-    except ClientError as exc:
-        if status_of(exc) != 404:
-            raise
-        return [
-            Finding(
-                "no-default-encryption",
-                "medium",
-                bucket,
-                "bucket has no default encryption",
-                code_of(exc) or "not configured",
-                "put-bucket-encryption with SSE-KMS and the key's full ARN",
-            )
-        ]
+    unset = Finding(
+        "no-default-encryption",
+        "medium",
+        bucket,
+        "bucket has no default encryption",
+        "not configured",
+        "put-bucket-encryption with SSE-KMS and the key's full ARN",
+    )
+    answer = setting_or(rd, "get_bucket_encryption", bucket, unset)
+    if isinstance(answer, Finding):
+        return [answer]
+    cfg = answer["ServerSideEncryptionConfiguration"]
     found = []
     for rule in cfg.get("Rules", []):
         key = rule.get("ApplyServerSideEncryptionByDefault", {}).get("KMSMasterKeyID") or ""

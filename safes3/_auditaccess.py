@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from safes3._auditbase import Finding, ReadOnly, Severity, code_of, status_of
+from safes3._auditbase import Finding, ReadOnly, Severity, code_of, setting_or, status_of
 from safes3._profiles import StoreProfile
 
 __all__ = [
@@ -193,21 +193,12 @@ def public_access_block(rd: ReadOnly, bucket: str, profile: StoreProfile) -> lis
     if not profile.public_access_block:
         return []
     fix = _pab_fix(profile)
-    try:
-        cfg = rd("get_public_access_block", Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except ClientError as exc:
-        if status_of(exc) != 404:
-            raise
-        return [
-            Finding(
-                "public-access-block",
-                "high",
-                bucket,
-                "public access block is off",
-                code_of(exc) or "no configuration",
-                fix,
-            )
-        ]
+    title = "public access block is off"
+    unset = Finding("public-access-block", "high", bucket, title, "no configuration", fix)
+    answer = setting_or(rd, "get_public_access_block", bucket, unset)
+    if isinstance(answer, Finding):
+        return [answer]
+    cfg = answer["PublicAccessBlockConfiguration"]
     wanted = proposed_public_access_block(profile)
     found = []
     off = sorted(k for k, v in wanted.items() if v and not cfg.get(k))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -20,6 +20,8 @@ __all__ = [
     "Severity",
     "code_of",
     "exit_code",
+    "setting",
+    "setting_or",
     "status_of",
 ]
 
@@ -98,3 +100,25 @@ def code_of(exc: ClientError) -> str:
 
 def status_of(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def setting(rd: ReadOnly, method: str, bucket: str) -> tuple[dict[str, Any], str | None]:
+    """A bucket setting and None, or ``{}`` and the store's code if the bucket has none.
+
+    Only "not configured" (HTTP 404) is absorbed; any other answer is raised,
+    for :func:`safes3._audit.audit_bucket` to report the check as unverified.
+    """
+    try:
+        return rd(method, Bucket=bucket), None
+    except ClientError as exc:
+        if status_of(exc) != 404:
+            raise
+        return {}, code_of(exc)
+
+
+def setting_or(rd: ReadOnly, method: str, bucket: str, unset: Finding) -> dict[str, Any] | Finding:
+    """A bucket setting, or ``unset`` (with the store's code as evidence) if it has none."""
+    answer, missing = setting(rd, method, bucket)
+    if missing is None:
+        return answer
+    return replace(unset, evidence=missing or unset.evidence)

@@ -22,6 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safes3._auditbase import Progress
+from safes3._boundary import describe
 from safes3._encryption import SSEC
 from safes3._objectmode import Classified, classify
 
@@ -32,7 +34,6 @@ SAMPLE = 5
 MAX_OBJECT_FINDINGS = 100
 
 _GONE = ("NoSuchKey", "NoSuchVersion", "404 ")
-Progress = Callable[[int, "int | None"], None]
 AclFindings = Callable[[dict[str, Any], str], list[Any]]
 
 
@@ -71,19 +72,12 @@ def _one(
     try:
         mode = classify(read, bucket, key, ssec, version)
     except (ClientError, BotoCoreError) as exc:
-        return _Seen(key, label, size, None, _why(exc), [])
+        return _Seen(key, label, size, None, describe(exc), [])
     try:
         found = acl(read("get_object_acl", Bucket=bucket, Key=key, **pinned), key)
     except (ClientError, BotoCoreError) as exc:
-        return _Seen(key, label, size, mode, f"object ACL unreadable: {_why(exc)}", [])
+        return _Seen(key, label, size, mode, f"object ACL unreadable: {describe(exc)}", [])
     return _Seen(key, label, size, mode, None, found)
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return f"{exc.response.get('Error', {}).get('Code') or 'error'} (HTTP {status})"
-    return type(exc).__name__
 
 
 def _absorb(scan: Scan, seen: _Seen) -> None:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from safes3._exceptions import SafeS3Error
 
@@ -25,11 +26,13 @@ __all__ = ["FOREIGN", "boundary", "describe"]
 
 FOREIGN: tuple[type[BaseException], ...] = (
     BotoCoreError,
+    ResponseParserError,
     urllib3.exceptions.HTTPError,
     ssl.SSLError,
     OSError,
 )
-"""What a network, TLS or file failure can raise below safes3."""
+"""What a network, TLS or file failure, or an answer botocore cannot parse, raises below
+safes3 (``ResponseParserError`` derives from ``Exception`` alone)."""
 
 
 def describe(exc: BaseException) -> str:
@@ -47,16 +50,19 @@ def boundary(
     *,
     into: Callable[[str], SafeS3Error],
     answers: Callable[[str, ClientError], BaseException] | None = None,
+    passes: tuple[type[BaseException], ...] = (),
 ) -> Iterator[None]:
     """Foreign errors leaving the block become ``into(message)``, chained to the cause.
 
     ``what`` says what was being done ("upload of s3://b/k").  safes3's own
     errors pass as they are; a ``ClientError`` too, unless ``answers`` makes
-    it into something else.
+    it into something else; and ``passes``, which the caller's own
+    interface promises (fsspec's ``FileNotFoundError``).
     """
+    kept: tuple[type[BaseException], ...] = (SafeS3Error, *passes)
     try:
         yield
-    except SafeS3Error:
+    except kept:
         raise
     except ClientError as exc:
         if answers is None:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from safes3._boundary import FOREIGN, boundary, describe
 from safes3._bulkops import SMALL, Mover
 from safes3._bulkplan import (
     Filters,
@@ -41,14 +42,14 @@ from safes3._bulkstate import (
     BulkResult,
     Ledger,
     OnObject,
-    Progress,
     StateFile,
     Stopped,
+    TreeProgress,
 )
-from safes3._exceptions import ConfigurationError, SafeS3Error
+from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
 from safes3._hooks import guard_policy, quiet_botocore
 from safes3._journal import encryption_fingerprint
-from safes3._retry import RetryableError, describe
+from safes3._retry import RetryableError
 from safes3._transfer_settings import TransferSettings
 
 __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
@@ -56,6 +57,9 @@ __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
 DEFAULT_MEMORY = 256 * (1 << 20)
 _Known = tuple[int, "str | None", "Path | None"]
 _INLINE = 1 << 20
+_OURS = (SafeS3Error, RetryableError, Stopped)
+"""Failures whose message is already safes3's sentence."""
+_THEIRS: tuple[type[BaseException], ...] = (ClientError, *FOREIGN)
 """Up to this size the sync rule's MD5 runs on the planning thread: cheaper than a handoff."""
 
 
@@ -74,7 +78,7 @@ def copy_tree(
     memory_limit: int = DEFAULT_MEMORY,
     state_file: str | os.PathLike[str] | None = None,
     follow_symlinks: bool = False,
-    progress: Progress | None = None,
+    progress: TreeProgress | None = None,
     on_object: OnObject | None = None,
     check: bool = True,
 ) -> BulkResult:
@@ -108,10 +112,9 @@ def copy_tree(
             f"{jobs!r}; make the client with botocore_config=botocore.config.Config("
             "max_pool_connections=N) for more objects in flight"
         )
-    if memory_limit < SMALL:
-        raise ConfigurationError(f"memory_limit must be at least {SMALL} bytes")
-    src, dst = parse_location(source), parse_location(dest)
-    _check_ends(src, dst, sync=sync, delete=delete, state=state_file)
+    src, dst = check_request(
+        source, dest, sync=sync, delete=delete, state_file=state_file, memory_limit=memory_limit
+    )
     quiet_botocore(s3)
     state = None
     if state_file is not None and not dry_run:
@@ -124,11 +127,29 @@ def copy_tree(
     mover = Mover(s3, src, dst, chosen, ledger, state, copy_with_sse=policy.profile.copy_with_sse)
     engine = _Engine(s3, mover, jobs, Budget(memory_limit))
     try:
-        engine.run(Filters(filters), sync, delete, dry_run, size_only, follow_symlinks)
+        with boundary(f"{'sync' if sync else 'copy'} of {src.text}", into=TransferError):
+            engine.run(Filters(filters), sync, delete, dry_run, size_only, follow_symlinks)
     finally:
         if state is not None:
             state.close()
     return ledger.result.check() if check else ledger.result
+
+
+def check_request(
+    source: str,
+    dest: str,
+    *,
+    sync: bool,
+    delete: bool,
+    state_file: Any,
+    memory_limit: int,
+) -> tuple[Location, Location]:
+    """The ends of a :func:`copy_tree` request; ConfigurationError if it contradicts itself."""
+    if memory_limit < SMALL:
+        raise ConfigurationError(f"memory_limit must be at least {SMALL} bytes")
+    src, dst = parse_location(source), parse_location(dest)
+    _check_ends(src, dst, sync=sync, delete=delete, state=state_file)
+    return src, dst
 
 
 def _check_ends(src: Location, dst: Location, *, sync: bool, delete: bool, state: Any) -> None:
@@ -299,9 +320,10 @@ class _Engine:
                 self.state.record(item.rel)
             outcome = "deleted" if action == "delete" else "done"
             self.ledger.finished(action, name, item.size, outcome)
-        except (SafeS3Error, BotoCoreError, ClientError, RetryableError, OSError, Stopped) as exc:
-            why = describe(exc) if isinstance(exc, BotoCoreError | ClientError) else str(exc)
-            self.ledger.failed(action, name, why or type(exc).__name__)
+        except _OURS as exc:
+            self.ledger.failed(action, name, str(exc) or type(exc).__name__)
+        except _THEIRS as exc:  # a failed object, not a failed run
+            self.ledger.failed(action, name, describe(exc))
         except Exception as exc:  # noqa: BLE001 - one object's bug must not stop the run
             self.ledger.failed(action, name, f"{type(exc).__name__}: {exc}")
         finally:

@@ -13,9 +13,10 @@ from typing import Any
 
 from safes3._exceptions import BulkTransferError, ConfigurationError
 
-__all__ = ["Budget", "BulkResult", "Ledger", "OnObject", "Progress", "StateFile", "Stopped"]
+__all__ = ["Budget", "BulkResult", "Ledger", "OnObject", "StateFile", "Stopped", "TreeProgress"]
 
-Progress = Callable[[int, int, int, int], None]
+TreeProgress = Callable[[int, int, int, int], None]
+"""``(objects_done, objects_planned, bytes_done, bytes_planned)`` of a whole tree."""
 OnObject = Callable[[str, str, str], None]
 
 
@@ -151,7 +152,7 @@ class Ledger:
 
     def __init__(self, result: BulkResult) -> None:
         self.result = result
-        self.progress: Progress | None = None
+        self.progress: TreeProgress | None = None
         self.on_object: OnObject | None = None
         self.lock = threading.Lock()
         self.stop = threading.Event()

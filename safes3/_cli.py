@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 an operation failed (a safes3 refusal or an S3
 error; the message is on stderr); 2 bad usage; 3-6 ``audit`` found a
 problem whose worst severity is low (3), medium (4), high (5) or critical
-(6); 130 interrupted.
+(6); 130 interrupted.  Every command runs through
+:func:`safes3._clierrors.run`, the one place exceptions become codes.
 """
 
 from __future__ import annotations
@@ -12,31 +13,33 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from safes3 import __version__
 from safes3._clibulk import add_cp_options, add_sync_command, run_bulk
-from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, session_for
-from safes3._clitransfer import download, upload
+from safes3._clierrors import EXIT_OK, UsageError, run
+from safes3._clisettings import (
+    READ_ONLY_ENCRYPTION,
+    encryption_setting,
+    flag_or_env,
+    session_for,
+)
+from safes3._clitransfer import Progress, download, upload
 from safes3._encryption import SSEC
-from safes3._exceptions import SafeS3Error
+from safes3._exceptions import ConfigurationError
+from safes3._profiles import StoreProfile
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-Progress = Callable[[int, "int | None"], None]
 
 
 def _split(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
-        raise SafeS3Error(f"{url!r} is not an s3://BUCKET/KEY address")
+        raise UsageError(f"{url!r} is not an s3://BUCKET/KEY address")
     bucket, _, key = url[5:].partition("/")
     if not bucket:
-        raise SafeS3Error(f"{url!r} names no bucket")
+        raise UsageError(f"{url!r} names no bucket")
     return bucket, key
 
 
@@ -51,15 +54,15 @@ def _progress(args: argparse.Namespace, label: str) -> Iterator[Progress | None]
         from rich.progress import (
             BarColumn,
             DownloadColumn,
-            Progress,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.progress import Progress as Bar
     except ImportError:
         yield None
         return
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Bar(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int | None) -> None:
@@ -76,14 +79,14 @@ def _cmd_cp(args: argparse.Namespace) -> int:
         return run_bulk(args, sync=False)
     src, dst = args.source, args.dest
     if not src.startswith("s3://") and not dst.startswith("s3://"):
-        raise SafeS3Error("cp needs at least one s3:// address; use cp for local copies")
+        raise UsageError("cp needs at least one s3:// address; use cp for local copies")
+    bucket, key = _split(dst if dst.startswith("s3://") else src)
+    if dst.startswith("s3://") and (not key or key.endswith("/")):
+        key += Path(src).name if src != "-" else ""
+    if not key:
+        raise UsageError(f"give the {'destination' if dst.startswith('s3://') else 'source'} key")
     s3 = session_for(args, encryption_setting(args, required=dst.startswith("s3://"))).client()
     if dst.startswith("s3://"):
-        bucket, key = _split(dst)
-        if not key or key.endswith("/"):
-            key += Path(src).name if src != "-" else ""
-        if not key:
-            raise SafeS3Error("give the destination key: s3://BUCKET/KEY")
         with contextlib.ExitStack() as stack:
             source: IO[bytes]
             size: int | None = None
@@ -100,7 +103,6 @@ def _cmd_cp(args: argparse.Namespace) -> int:
             progress = stack.enter_context(_progress(args, key))
             upload(s3, source, bucket, key, size=size, progress=progress)
     else:
-        bucket, key = _split(src)
         with _progress(args, key) as progress:
             if dst == "-":
                 download(s3, bucket, key, sys.stdout.buffer, progress=progress)
@@ -112,12 +114,12 @@ def _cmd_cp(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
+    bucket, prefix = _split(args.url) if args.url else ("", "")
     s3 = session_for(args, encryption_setting(args, required=False)).client()
     rows: list[dict[str, Any]] = []
     if not args.url:
         rows = [{"bucket": b["Name"]} for b in s3.list_buckets().get("Buckets", [])]
     else:
-        bucket, prefix = _split(args.url)
         extra: dict[str, Any] = {} if args.recursive else {"Delimiter": "/"}
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, **extra
@@ -141,10 +143,10 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
-    s3 = session_for(args, encryption_setting(args, required=False)).client()
     bucket, key = _split(args.url)
     if not key and not args.recursive:
-        raise SafeS3Error("give the key to delete, or --recursive for a whole prefix")
+        raise UsageError("give the key to delete, or --recursive for a whole prefix")
+    s3 = session_for(args, encryption_setting(args, required=False)).client()
     keys: Iterable[str] = [key]
     if args.recursive:  # streamed: a page of keys in memory at a time
         keys = (
@@ -192,41 +194,47 @@ def _cmd_policy(args: argparse.Namespace) -> int:
     from safes3._profiles import get_profile
 
     if (args.replace or args.allow_self_deny) and not args.apply:
-        raise SafeS3Error(
+        raise UsageError(
             "--replace and --allow-self-deny only change what --apply does; add --apply"
         )
     session = session_for(args, encryption_setting(args, required=False)) if args.apply else None
     profile = (
         session.config.store_profile
         if session
-        else get_profile(args.store or _env_store() or "aws")
+        else get_profile(flag_or_env(args, "store") or "aws")
     )
-    b = args.bucket
-    groups = []
-    if args.deny_insecure_transport:
-        groups.append(pg.deny_insecure_transport(b, profile))
-    if args.allow_ip:
-        groups.append(pg.restrict_to_ips(b, args.allow_ip))
-    if args.require_mfa is not None:
-        groups.append(pg.require_mfa(b, args.require_mfa, args.mfa_max_age))
-    if args.deny_acl_changes:
-        groups.append(pg.deny_acl_changes(b))
-    if args.require_encryption:
-        groups.append(pg.require_encryption(b, profile, args.require_encryption))
-    policy = pg.bucket_policy(*groups)
+    policy = _policy(args, profile)
     if session is None:
         print(pg.dumps(policy))
         return EXIT_OK
     from safes3._clipolicy import apply_policy
 
-    apply_policy(session, b, policy, replace=args.replace, allow_self_deny=args.allow_self_deny)
+    apply_policy(
+        session, args.bucket, policy, replace=args.replace, allow_self_deny=args.allow_self_deny
+    )
     return EXIT_OK
 
 
-def _env_store() -> str | None:
-    import os
+def _policy(args: argparse.Namespace, profile: StoreProfile) -> dict[str, Any]:
+    """The policy the flags ask for; what no policy can hold (a bad CIDR) is a usage error."""
+    from safes3 import _policygen as pg
 
-    return os.environ.get("SAFES3_STORE")
+    b = args.bucket
+    groups = []
+    try:
+        if args.deny_insecure_transport:
+            groups.append(pg.deny_insecure_transport(b, profile))
+        if args.allow_ip:
+            groups.append(pg.restrict_to_ips(b, args.allow_ip))
+        if args.require_mfa is not None:
+            groups.append(pg.require_mfa(b, args.require_mfa, args.mfa_max_age))
+        if args.deny_acl_changes:
+            groups.append(pg.deny_acl_changes(b))
+        if args.require_encryption:
+            groups.append(pg.require_encryption(b, profile, args.require_encryption))
+        return pg.bucket_policy(*groups)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
@@ -365,26 +373,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``safes3`` console script."""
     args = _parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except KeyboardInterrupt:
-        print("safes3: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except SafeS3Error as exc:
-        print(f"safes3: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        print(
-            f"safes3: error: the store answered {err.get('Code') or 'an error'}"
-            f" ({err.get('Message') or 'no message'})",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    except (BotoCoreError, OSError) as exc:
-        print(f"safes3: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    return code
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from typing import Any
 
 from botocore.config import Config as BotocoreConfig
 
-from safes3._bulk import DEFAULT_MEMORY, copy_tree
-from safes3._bulkstate import BulkResult, Progress
+from safes3._bulk import DEFAULT_MEMORY, check_request, copy_tree
+from safes3._bulkstate import BulkResult, TreeProgress
+from safes3._clierrors import EXIT_ERROR, EXIT_OK, UsageError
 from safes3._clisettings import encryption_setting, session_for
 from safes3._exceptions import ConfigurationError
 from safes3._session import Session
@@ -83,9 +84,24 @@ def add_sync_command(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=lambda args: run_bulk(args, sync=True))
 
 
-def _client(args: argparse.Namespace, writes: bool) -> Any:
+def _check_usage(args: argparse.Namespace, *, sync: bool) -> None:
+    """The request's own contradictions, before any setting is read: exit 2."""
     if not 1 <= args.jobs <= 256:
-        raise ConfigurationError(f"--jobs must be from 1 to 256, got {args.jobs}")
+        raise UsageError(f"--jobs must be from 1 to 256, got {args.jobs}")
+    try:
+        check_request(
+            args.source,
+            args.dest,
+            sync=sync,
+            delete=getattr(args, "delete", False),
+            state_file=getattr(args, "state", None),
+            memory_limit=args.memory_mib * MiB,
+        )
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _client(args: argparse.Namespace, writes: bool) -> Any:
     session = session_for(args, encryption_setting(args, required=writes))
     settings = TransferSettings()
     large = (settings.max_concurrency + 1) * settings.part_size
@@ -99,6 +115,7 @@ def _client(args: argparse.Namespace, writes: bool) -> Any:
 
 def run_bulk(args: argparse.Namespace, *, sync: bool) -> int:
     """Run ``cp --recursive`` or ``sync``; 0 if every object was transferred, else 1."""
+    _check_usage(args, sync=sync)
     quiet = args.quiet or args.json
     s3 = _client(args, writes=args.dest.startswith("s3://"))
     lock = threading.Lock()
@@ -135,7 +152,7 @@ def run_bulk(args: argparse.Namespace, *, sync: bool) -> int:
             check=False,
         )
     _summary(result, as_json=args.json)
-    return 1 if result.failed else 0
+    return EXIT_ERROR if result.failed else EXIT_OK
 
 
 def _summary(result: BulkResult, *, as_json: bool) -> None:
@@ -176,7 +193,7 @@ def summary_dict(result: BulkResult) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[Progress | None]:
+def _progress(args: argparse.Namespace) -> Iterator[TreeProgress | None]:
     """One rich display for the run: objects and bytes done of those planned, rate, ETA."""
     if args.quiet or args.json or not sys.stderr.isatty():
         yield None

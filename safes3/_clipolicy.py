@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safes3 import _policygen as pg
+from safes3._boundary import describe
 from safes3._exceptions import SafeS3Error
 from safes3._policycheck import Caller, caller_address, denials
 from safes3._session import Session
@@ -75,10 +76,9 @@ def apply_policy(
     try:
         stored = s3.get_bucket_policy(Bucket=bucket)["Policy"]
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code") or "an error"
         raise SafeS3Error(
-            f"the policy was put on {bucket}, but reading it back failed ({code}): if that is "
-            "AccessDenied the policy denies you; remove it with the store's admin tools"
+            f"the policy was put on {bucket}, but reading it back failed ({describe(exc)}): if "
+            "that is AccessDenied the policy denies you; remove it with the store's admin tools"
         ) from exc
     if not pg.same_policy(stored, policy):
         raise SafeS3Error(f"the policy read back from {bucket} differs from the one put: {stored}")

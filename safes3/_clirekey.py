@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from safes3._clierrors import EXIT_ERROR, EXIT_OK, UsageError
 from safes3._clisettings import READ_ONLY_ENCRYPTION, encryption_setting, load_ssec, session_for
 from safes3._encryption import SSEC
-from safes3._exceptions import SafeS3Error
 from safes3._rekey import Rekeyer, StateFile, rekey
 
 __all__ = ["run_rekey"]
@@ -19,12 +19,12 @@ __all__ = ["run_rekey"]
 def run_rekey(args: argparse.Namespace, split: Callable[[str], tuple[str, str]]) -> int:
     """``safes3 rekey``: the exit code (1 when any object failed or a purge failed)."""
     bucket, prefix = split(args.url)
+    if not args.old_key and not args.encrypt:
+        raise UsageError("give --old-key SOURCE to rotate SSE-C keys, or --encrypt")
     new = load_ssec(args.new_key) if args.new_key else encryption_setting(args, required=True)
     old = load_ssec(args.old_key) if args.old_key else None
-    if old is None and not args.encrypt:
-        raise SafeS3Error("give --old-key SOURCE to rotate SSE-C keys, or --encrypt")
     if old is not None and isinstance(new, SSEC) and old == new:
-        raise SafeS3Error("the old and the new SSE-C key are the same key")
+        raise UsageError("the old and the new SSE-C key are the same key")
     writer_session = session_for(args, new)
     reader = session_for(args, old if old else READ_ONLY_ENCRYPTION).client()
     job = Rekeyer(
@@ -67,4 +67,4 @@ def run_rekey(args: argparse.Namespace, split: Callable[[str], tuple[str, str]])
             "--purge-old-versions to delete them",
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    return EXIT_ERROR if failed else EXIT_OK

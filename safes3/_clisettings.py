@@ -18,7 +18,15 @@ from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
 from safes3._exceptions import ConfigurationError, EncryptionConfigError
 from safes3._session import Session
 
-__all__ = ["ENV", "load_ssec", "parse_encryption", "session_for"]
+__all__ = [
+    "ENV",
+    "READ_ONLY_ENCRYPTION",
+    "encryption_setting",
+    "flag_or_env",
+    "load_ssec",
+    "parse_encryption",
+    "session_for",
+]
 
 ENV = {
     "endpoint_url": "SAFES3_ENDPOINT_URL",
@@ -79,13 +87,14 @@ def parse_encryption(text: str) -> Encryption:
     )
 
 
-def _flag_or_env(args: Any, name: str) -> Any:
+def flag_or_env(args: Any, name: str) -> Any:
+    """The flag ``--name`` if given, else its SAFES3_* variable, else None."""
     value = getattr(args, name, None)
     return value if value is not None else os.environ.get(ENV[name]) or None
 
 
 def encryption_setting(args: Any, *, required: bool) -> Encryption:
-    text = _flag_or_env(args, "encryption")
+    text = flag_or_env(args, "encryption")
     if text is None:
         if required:
             raise ConfigurationError(
@@ -104,9 +113,9 @@ def session_for(args: Any, encryption: Encryption) -> Session:
     return Session(
         Config(
             encryption=encryption,
-            endpoint_url=_flag_or_env(args, "endpoint_url"),
-            ca_bundle=_flag_or_env(args, "ca_bundle"),
-            store=_flag_or_env(args, "store"),
+            endpoint_url=flag_or_env(args, "endpoint_url"),
+            ca_bundle=flag_or_env(args, "ca_bundle"),
+            store=flag_or_env(args, "store"),
             region=getattr(args, "region", None),
             profile=getattr(args, "profile", None) or os.environ.get("AWS_PROFILE") or None,
             allow_static_credentials=allow,

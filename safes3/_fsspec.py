@@ -19,7 +19,7 @@ import io
 import os
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from safes3._download import download
 from safes3._exceptions import ACLRefusedError, ConfigurationError, TransferError
@@ -173,11 +173,8 @@ class SafeS3FileSystem(Listing):
 
     def _transfer(self, path: str, run: Any) -> Any:
         try:
-            return run()
-        except ClientError as exc:
-            raise self.translate(exc, path) from exc
-        except BotoCoreError as exc:
-            raise TransferError(f"{path}: {type(exc).__name__}") from exc
+            with self.guarded(path):
+                return run()
         except TransferError as exc:
             cause = exc.__cause__
             if isinstance(cause, ClientError):

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from fsspec.spec import AbstractBufferedFile
 
 from safes3._exceptions import TransferError
@@ -136,15 +135,11 @@ class SafeS3File(AbstractBufferedFile):  # type: ignore[misc]
         etag = (self.details or {}).get("ETag")
         if etag:
             extra["IfMatch"] = etag
-        try:
+        with self.fs.guarded(self.path):
             answer = self.fs.client().get_object(
                 Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", **extra
             )
             data: bytes = answer["Body"].read()
-        except ClientError as exc:
-            raise self.fs.translate(exc, self.path) from exc
-        except BotoCoreError as exc:
-            raise TransferError(f"reading {self.path} failed: {type(exc).__name__}") from exc
         wanted = end - start
         if len(data) != wanted:
             raise TransferError(

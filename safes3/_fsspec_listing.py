@@ -7,12 +7,14 @@ driver planning a job) can still list.  Directories are key prefixes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from fsspec.spec import AbstractFileSystem
 
+from safes3._boundary import boundary
 from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
 
 if TYPE_CHECKING:
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["Listing"]
 
 _DELETE_BATCH = 1000
+
+
+_FSSPEC_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+"""What fsspec's callers catch: a missing key, a refusal, a local path of the wrong kind."""
 
 
 class Listing(AbstractFileSystem):  # type: ignore[misc]
@@ -40,6 +46,20 @@ class Listing(AbstractFileSystem):  # type: ignore[misc]
         if code in {"AccessDenied", "403"} or status == 403:
             return PermissionError(f"{path}: access denied by the store")
         return TransferError(f"{path}: the store answered HTTP {status} {code}".rstrip())
+
+    @contextlib.contextmanager
+    def guarded(self, path: str) -> Iterator[None]:
+        """Store answers as :meth:`translate` says, other foreign errors as TransferError.
+
+        The ``OSError`` subclasses fsspec callers catch pass as they are.
+        """
+        with boundary(
+            path,
+            into=TransferError,
+            answers=lambda _, exc: self.translate(exc, path),
+            passes=_FSSPEC_ERRORS,
+        ):
+            yield
 
     # ---- paths --------------------------------------------------------------------------
 
@@ -63,10 +83,8 @@ class Listing(AbstractFileSystem):  # type: ignore[misc]
     def _pages(self, bucket: str, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
         extra: dict[str, Any] = {"Delimiter": delimiter} if delimiter else {}
         paginator: Any = self._lister().get_paginator("list_objects_v2")
-        try:
+        with self.guarded(f"{bucket}/{prefix}"):
             yield from paginator.paginate(Bucket=bucket, Prefix=prefix, **extra)
-        except ClientError as exc:
-            raise self.translate(exc, f"{bucket}/{prefix}") from exc
 
     @staticmethod
     def _file_entry(bucket: str, item: Any) -> dict[str, Any]:
@@ -107,21 +125,17 @@ class Listing(AbstractFileSystem):  # type: ignore[misc]
             return {"name": "", "size": 0, "type": "directory"}
         bucket, key = self.split_path(path)
         if not key:
-            try:
+            with self.guarded(bucket):
                 self._lister().head_bucket(Bucket=bucket)
-            except ClientError as exc:
-                raise self.translate(exc, bucket) from exc
             return {"name": bucket, "size": 0, "type": "directory"}
         lister = self._lister()
-        try:
+        with self.guarded(path):
             # An object named exactly ``key`` sorts first among the keys starting with it.
             exact = lister.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
             for item in exact.get("Contents", []):
                 if item["Key"] == key:
                     return self._file_entry(bucket, item)
             below = lister.list_objects_v2(Bucket=bucket, Prefix=f"{key}/", MaxKeys=1)
-        except ClientError as exc:
-            raise self.translate(exc, path) from exc
         if below.get("Contents"):
             return {"name": path, "size": 0, "type": "directory"}
         raise FileNotFoundError(path)
@@ -183,12 +197,10 @@ class Listing(AbstractFileSystem):  # type: ignore[misc]
 
     def _delete(self, bucket: str, keys: list[str]) -> None:
         objects: list[Any] = [{"Key": k} for k in keys]
-        try:
+        with self.guarded(f"{bucket}/{keys[0]}"):
             answer = self._lister().delete_objects(
                 Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
             )
-        except ClientError as exc:
-            raise self.translate(exc, f"{bucket}/{keys[0]}") from exc
         errors = answer.get("Errors") or []
         if errors:
             listed = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in errors[:5])

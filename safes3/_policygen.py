@@ -75,19 +75,24 @@ def _objects_arn(bucket: str, prefix: str = "") -> str:
     return f"{_bucket_arn(bucket)}/{prefix}*"
 
 
-def deny_insecure_transport(bucket: str, profile: StoreProfile) -> list[Statement]:
-    """Deny every request that does not arrive over TLS (``BoolIfExists`` where accepted)."""
-    operator = "BoolIfExists" if profile.if_exists_conditions else "Bool"
+def _deny_all(sid: str, bucket: str, condition: dict[str, Any]) -> list[Statement]:
+    """One statement denying every action on the bucket and its objects under ``condition``."""
     return [
         {
-            "Sid": "DenyInsecureTransport",
+            "Sid": sid,
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
             "Resource": [_bucket_arn(bucket), _objects_arn(bucket)],
-            "Condition": {operator: {"aws:SecureTransport": "false"}},
+            "Condition": condition,
         }
     ]
+
+
+def deny_insecure_transport(bucket: str, profile: StoreProfile) -> list[Statement]:
+    """Deny every request that does not arrive over TLS (``BoolIfExists`` where accepted)."""
+    operator = "BoolIfExists" if profile.if_exists_conditions else "Bool"
+    return _deny_all("DenyInsecureTransport", bucket, {operator: {"aws:SecureTransport": "false"}})
 
 
 def restrict_to_ips(bucket: str, cidrs: Sequence[str]) -> list[Statement]:
@@ -100,16 +105,9 @@ def restrict_to_ips(bucket: str, cidrs: Sequence[str]) -> list[Statement]:
             ranges.append(str(ipaddress.ip_network(cidr, strict=False)))
         except ValueError as exc:
             raise ConfigurationError(f"not an IP address or CIDR range: {cidr!r}") from exc
-    return [
-        {
-            "Sid": "DenyOutsideAllowedNetworks",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [_bucket_arn(bucket), _objects_arn(bucket)],
-            "Condition": {"NotIpAddress": {"aws:SourceIp": ranges}},
-        }
-    ]
+    return _deny_all(
+        "DenyOutsideAllowedNetworks", bucket, {"NotIpAddress": {"aws:SourceIp": ranges}}
+    )
 
 
 def require_mfa(bucket: str, prefix: str, max_age_seconds: int = 3600) -> list[Statement]:

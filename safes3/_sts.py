@@ -9,14 +9,15 @@ anything is sent, that the request is HTTPS.
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING
 
 import boto3
 import botocore.session
+import urllib3.exceptions
 from botocore.config import Config as BotocoreConfig
 from botocore.credentials import CredentialProvider
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     HTTPClientError,
     NoCredentialsError,
@@ -26,6 +27,7 @@ from botocore.exceptions import (
     ConnectionError as BotocoreConnectionError,
 )
 
+from safes3._boundary import boundary
 from safes3._credentials import StaticCredentials
 from safes3._exceptions import ConfigurationError, InsecureTransportError, RoleAssumptionError
 from safes3._hooks import guard_sts
@@ -40,6 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["harden", "install_role"]
 
 _DEFAULT_REGION = "us-east-1"
+_UNREACHABLE = (
+    BotocoreConnectionError,
+    HTTPClientError,
+    ssl.SSLError,
+    urllib3.exceptions.HTTPError,
+)
 _STS_CONFIG = BotocoreConfig(
     retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=10,
@@ -119,7 +127,14 @@ def sts_client(role: AssumeRole, *, ca_path: str, region: str | None) -> STSClie
 
 
 def make_fetcher(role: AssumeRole, sts: STSClient) -> Fetch:
-    """The refresh function: one AssumeRole call, its failures translated."""
+    """The refresh function: one AssumeRole call, its failures translated.
+
+    A missing source identity and an unreachable STS (connection, TLS or
+    urllib3 failures, wrapped by botocore or not) have their own reasons; an
+    answer from STS is read by :func:`translate`; anything else foreign (an
+    answer botocore cannot parse) crosses the boundary as a ``rejected``
+    assumption, never as botocore's own exception.
+    """
 
     def fetch() -> dict[str, str]:
         try:
@@ -130,27 +145,25 @@ def make_fetcher(role: AssumeRole, sts: STSClient) -> Fetch:
                 f"{role.role_arn} without a current MFA code",
                 reason="mfa",
             ) from exc
-        try:
-            answer = sts.assume_role(**kwargs)
-        except ClientError as exc:
-            raise translate(exc, role) from exc
-        except NoCredentialsError as exc:
-            raise RoleAssumptionError(
-                f"no credentials to call STS with for {role.role_arn}: set source= "
-                "(a profile name or safes3.StaticCredentials) or configure the boto3 chain",
-                reason="no-source",
-            ) from exc
-        except (BotocoreConnectionError, HTTPClientError) as exc:
-            raise RoleAssumptionError(
-                f"STS at {sts.meta.endpoint_url} is unreachable ({type(exc).__name__}); "
-                "check sts_endpoint_url, the network, and that the CA bundle verifies it",
-                reason="unreachable",
-            ) from exc
-        except BotoCoreError as exc:
-            raise RoleAssumptionError(
-                f"AssumeRole for {role.role_arn} failed: {type(exc).__name__}",
-                reason="rejected",
-            ) from exc
+        with boundary(
+            f"AssumeRole for {role.role_arn}",
+            into=lambda said: RoleAssumptionError(said, reason="rejected"),
+            answers=lambda _, exc: translate(exc, role),
+        ):
+            try:
+                answer = sts.assume_role(**kwargs)
+            except NoCredentialsError as exc:
+                raise RoleAssumptionError(
+                    f"no credentials to call STS with for {role.role_arn}: set source= "
+                    "(a profile name or safes3.StaticCredentials) or configure the boto3 chain",
+                    reason="no-source",
+                ) from exc
+            except _UNREACHABLE as exc:
+                raise RoleAssumptionError(
+                    f"STS at {sts.meta.endpoint_url} is unreachable ({type(exc).__name__}); "
+                    "check sts_endpoint_url, the network, and that the CA bundle verifies it",
+                    reason="unreachable",
+                ) from exc
         found = answer["Credentials"]
         register_secret(found["SecretAccessKey"])
         register_secret(found["SessionToken"])

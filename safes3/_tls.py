@@ -33,11 +33,9 @@ _PEM_MARKER = "-----BEGIN CERTIFICATE-----"
 
 @dataclass(frozen=True)
 class CABundle:
-    """A checked bundle: the path botocore gets and a short description."""
+    """A checked bundle: the path botocore gets."""
 
     path: str
-    certificates: int
-    earliest_expiry: dt.datetime
 
 
 def load_ca_bundle(value: str | os.PathLike[str] | None) -> CABundle:
@@ -96,11 +94,7 @@ def _check_cached(path: str, mtime_ns: int, size: int, skip_expired: bool) -> CA
         usable.append(cert)
     if not usable:
         raise CABundleError(f"CA bundle {path!r} holds no usable CA certificate")
-    return CABundle(
-        path=path,
-        certificates=len(usable),
-        earliest_expiry=min(c.not_valid_after_utc for c in usable),
-    )
+    return CABundle(path=path)
 
 
 def _check_file(path: str, *, skip_expired: bool) -> CABundle:

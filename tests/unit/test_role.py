@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 import threading
+import types
 from typing import Any
 
 import certifi
 import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 import safes3
 from safes3._expiry import looks_expired
@@ -195,3 +198,22 @@ def test_missing_source_profile_is_a_configuration_error(tmp_path: Any, monkeypa
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent"))
     with pytest.raises(safes3.ConfigurationError, match="source profile 'nope'"):
         sts_client(role(source="nope"), ca_path=certifi.where(), region=None)
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [(ResponseParserError("not XML"), "rejected"), (ssl.SSLError("bad record mac"), "unreachable")],
+)
+def test_foreign_sts_failures_are_role_assumption_errors(raised: Exception, reason: str) -> None:
+    """An answer botocore cannot parse (or a TLS failure) must not escape as botocore's own."""
+
+    class Garbled:
+        meta = types.SimpleNamespace(endpoint_url="https://sts.example")
+
+        def assume_role(self, **_: Any) -> dict[str, Any]:
+            raise raised
+
+    with pytest.raises(safes3.RoleAssumptionError) as failed:
+        RoleCredentials(role(), make_fetcher(role(), Garbled()))  # type: ignore[arg-type]
+    assert failed.value.reason == reason
+    assert failed.value.__cause__ is raised
