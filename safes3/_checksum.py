@@ -58,10 +58,6 @@ class Algorithm:
         """The request/response member: ``ChecksumCRC32`` or ``ChecksumCRC32C``."""
         return f"Checksum{self.name}"
 
-    @property
-    def header(self) -> str:
-        return f"x-amz-checksum-{self.name.lower()}"
-
     def compute(self, data: Buffer, value: int = 0) -> int:
         """The CRC of ``data``, continuing from ``value``."""
         return self._update(data, value)

@@ -12,7 +12,7 @@ request really is (read back from its route), and the exact encryption
 headers that operation must carry.
 
 This reaches into two private botocore attributes (``_endpoint`` and
-``http_session``); ``tests/unit/test_gate.py`` fails if botocore moves them.
+``http_session``); ``tests/unit/test_gate_offline.py`` fails if botocore moves them.
 """
 
 from __future__ import annotations
