@@ -23,7 +23,7 @@ from botocore.config import Config as BotocoreConfig
 
 import safes3
 from benchmarks._raw import raw_get, raw_put
-from safes3 import _rangeread as safes3_rangeread
+from safes3._transfer import _rangeread as safes3_rangeread
 
 __all__ = ["Spec", "run_child"]
 

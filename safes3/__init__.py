@@ -7,12 +7,13 @@ credentials.  Everything public is listed in ``__all__``; the modules
 behind it are private.
 """
 
-from safes3._bulk import copy_tree
-from safes3._bulkstate import BulkResult
+from safes3._bulk._bulk import copy_tree
+from safes3._bulk._state import BulkResult
 from safes3._config import Config
-from safes3._credentials import StaticCredentials
-from safes3._download import DownloadResult, download
-from safes3._encryption import SSEC, SSEKMS, SSES3, Encryption
+from safes3._core._encryption import SSEC, SSEKMS, SSES3, Encryption
+from safes3._core._profiles import PROFILES, StoreProfile
+from safes3._credentials._role import AssumeRole
+from safes3._credentials._static import StaticCredentials
 from safes3._exceptions import (
     ACLRefusedError,
     BulkTransferError,
@@ -34,12 +35,11 @@ from safes3._exceptions import (
     TransferError,
     UploadFailedError,
 )
-from safes3._fsspec_config import storage_options as fsspec_storage_options
-from safes3._profiles import PROFILES, StoreProfile
-from safes3._role import AssumeRole
+from safes3._filesystem._config import storage_options as fsspec_storage_options
 from safes3._session import Session, client, is_guarded
-from safes3._transfer_settings import TransferSettings
-from safes3._upload import UploadResult, upload
+from safes3._transfer._download import DownloadResult, download
+from safes3._transfer._settings import TransferSettings
+from safes3._transfer._upload import UploadResult, upload
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from safes3._cli import main
+from safes3._cli._main import main
 
 sys.exit(main())

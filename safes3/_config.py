@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from botocore.config import Config as BotocoreConfig
 
-from safes3._credentials import StaticCredentials
-from safes3._encryption import Encryption
+from safes3._core._encryption import Encryption
+from safes3._core._operations import NEVER, OPERATIONS
+from safes3._core._profiles import StoreProfile, get_profile
+from safes3._credentials._role import AssumeRole
+from safes3._credentials._static import StaticCredentials
 from safes3._exceptions import ConfigurationError, InsecureTransportError
-from safes3._operations import NEVER, OPERATIONS
-from safes3._profiles import StoreProfile, get_profile
-from safes3._role import AssumeRole
 from safes3._tls import CABundle, check_https_url, check_tls_floor, load_ca_bundle
 
 __all__ = ["Config"]

@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.config import Config as BotocoreConfig
 
-from safes3._boto import build_session
 from safes3._config import Config
-from safes3._credentials import check_temporary
+from safes3._core._hooks import GateSettings, install, is_guarded
+from safes3._core._janitor import Janitor
+from safes3._core._rules import Policy
+from safes3._credentials._boto import build_session
+from safes3._credentials._static import check_temporary
 from safes3._exceptions import ConfigurationError, InsecureTransportError
-from safes3._hooks import GateSettings, install, is_guarded
-from safes3._janitor import Janitor
 from safes3._redact import install as install_redaction
-from safes3._rules import Policy
+from safes3._transfer._dropin import transfer_methods
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client, S3ServiceResource
@@ -50,7 +51,8 @@ class Session:
             self._boto.events,
             self.policy,
             Janitor(self._new_client),
-            GateSettings(
+            class_methods=transfer_methods,
+            settings=GateSettings(
                 ca_path=cfg.tls.path,
                 aws=cfg.endpoint_url is None,
                 allowed=cfg.allow_operations,

@@ -21,9 +21,9 @@ from botocore.config import Config as BotocoreConfig
 from s3transfer.crt import CRTTransferManager
 
 import safes3
-from safes3._gate import gate_of
-from safes3._operations import OPERATIONS
-from safes3._sts import sts_client
+from safes3._core._gate import gate_of
+from safes3._core._operations import OPERATIONS
+from safes3._credentials._sts import sts_client
 from tests.recorder import Recorder, client_on, recording_server
 
 KMS = safes3.SSEKMS("key-1")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import safes3
-from safes3._gate import Gate
+from safes3._core._gate import Gate
 from tests.recorder import Recorder, client_on, recording_server
 
 KEY = safes3.SSEC(b"f" * 32)

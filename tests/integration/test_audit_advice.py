@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 import safes3
-from safes3._audit import audit_bucket
-from safes3._auditaccess import proposed_public_access_block
-from safes3._clisettings import READ_ONLY_ENCRYPTION
+from safes3._cli._audit import audit_bucket
+from safes3._cli._auditaccess import proposed_public_access_block
+from safes3._cli._settings import READ_ONLY_ENCRYPTION
 from tests.awslike import proxy_for, run_cli
 from tests.clients import client_for
 from tests.httpproxy import Reply, Request

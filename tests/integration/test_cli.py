@@ -147,14 +147,14 @@ def _make_good_bucket(store: StoreInfo, s3: S3Client, bucket: str) -> None:
             ]
         },
     )
-    from safes3 import _policygen as pg
+    from safes3._cli import _policygen as pg
 
     s3.put_bucket_policy(
         Bucket=bucket,
         Policy=pg.dumps(pg.bucket_policy(pg.deny_insecure_transport(bucket, profile))),
     )
     if profile.public_access_block:
-        from safes3._auditaccess import proposed_public_access_block
+        from safes3._cli._auditaccess import proposed_public_access_block
 
         s3.put_public_access_block(
             Bucket=bucket,

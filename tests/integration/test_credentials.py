@@ -28,7 +28,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 import safes3
-from safes3._refresh import RoleCredentials
+from safes3._credentials._refresh import RoleCredentials
 from tests.storeinfo import StoreInfo
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from safes3._demo import run
+from safes3._cli._demo import run
 from tests.storeinfo import StoreInfo
 
 pytestmark = pytest.mark.store

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import safes3
-from safes3 import _checksum as ck
-from safes3 import _rangeread
+from safes3._transfer import _checksum as ck
+from safes3._transfer import _rangeread
 from tests.clients import client_for
 from tests.faultproxy import FaultProxy
 from tests.storeinfo import StoreInfo

@@ -20,9 +20,9 @@ import pytest
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 import safes3
-from safes3 import _fsspec_options
-from safes3._fsspec import SafeS3FileSystem
-from safes3._refresh import RoleCredentials
+from safes3._credentials._refresh import RoleCredentials
+from safes3._filesystem import _options as _fsspec_options
+from safes3._filesystem._fs import SafeS3FileSystem
 from tests.fsspecstores import (
     KEY_ENV,
     b64,

@@ -27,8 +27,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 import safes3
-from safes3 import _fsspec_options
-from safes3._fsspec import SafeS3FileSystem
+from safes3._filesystem import _options as _fsspec_options
+from safes3._filesystem._fs import SafeS3FileSystem
 from tests.fsspecstores import (
     KEY_ENV,
     b64,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import safes3
-from safes3._journal import Journal
+from safes3._transfer._journal import Journal
 from tests.clients import client_for
 from tests.integration.test_transfers import uploads_left
 from tests.storeinfo import StoreInfo

@@ -27,9 +27,9 @@ from awscrt import checksums
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import safes3
-from safes3 import _checksum as ck
-from safes3._journal import Journal
-from safes3._rangeread import read_into as _read_into
+from safes3._transfer import _checksum as ck
+from safes3._transfer._journal import Journal
+from safes3._transfer._rangeread import read_into as _read_into
 from tests.clients import client_for
 from tests.storeinfo import StoreInfo
 from tests.wire import Sent, Wire

@@ -24,7 +24,7 @@ from botocore.compat import HTTPHeaders
 from botocore.config import Config as BotocoreConfig
 
 import safes3
-from safes3._gate import gate_of
+from safes3._core._gate import gate_of
 
 __all__ = [
     "ENDPOINT",

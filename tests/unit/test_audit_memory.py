@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import safes3
-from safes3._audit import audit_bucket
+from safes3._cli._audit import audit_bucket
 
 OBJECTS = 100_000
 BOUND = 4 << 20

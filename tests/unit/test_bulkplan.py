@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from safes3 import BulkResult, BulkTransferError, ConfigurationError, TransferError
-from safes3._bulkplan import Filters, etag_matches, local_target, parse_location, walk_local
-from safes3._bulkstate import Budget, StateFile
+from safes3._bulk._plan import Filters, etag_matches, local_target, parse_location, walk_local
+from safes3._bulk._state import Budget, StateFile
 
 MiB = 1 << 20
 

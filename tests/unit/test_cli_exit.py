@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
-from safes3._cli import main
-from safes3._clierrors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, run
+from safes3._cli._errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, run
+from safes3._cli._main import main
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from safes3._destfile import DestFile
+from safes3._transfer._destfile import DestFile
 
 
 def test_the_bytes_have_no_name_until_published(tmp_path: Path) -> None:

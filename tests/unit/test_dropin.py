@@ -9,7 +9,7 @@ from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
 import safes3
-from safes3._dropin import (
+from safes3._transfer._dropin import (
     ALLOWED_COPY,
     ALLOWED_DOWNLOAD,
     ALLOWED_UPLOAD,
@@ -19,7 +19,7 @@ from safes3._dropin import (
     settings_for,
     upload_extra,
 )
-from safes3._relay import Relay
+from safes3._transfer._relay import Relay
 
 MiB = 1 << 20
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from safes3._exceptions import TransferError
-from safes3._fsspec_listing import Listing
+from safes3._filesystem._listing import Listing
 
 
 class _Raising:

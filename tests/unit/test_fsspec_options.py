@@ -19,8 +19,8 @@ import fsspec
 import pytest
 
 import safes3
-from safes3._fsspec import SafeS3FileSystem
-from safes3._fsspec_options import FSOptions
+from safes3._filesystem._fs import SafeS3FileSystem
+from safes3._filesystem._options import FSOptions
 
 ENDPOINT = "https://127.0.0.1:9"
 ROLE = "arn:aws:iam::000000000000:role/data"
@@ -215,7 +215,7 @@ def test_the_protocol_is_found_without_importing_safes3() -> None:
     found = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert found == ["safes3._fsspec", "SafeS3FileSystem"]
+    assert found == ["safes3._filesystem._fs", "SafeS3FileSystem"]
 
 
 def test_sts_answers_are_masked_in_log_text() -> None:

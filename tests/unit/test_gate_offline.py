@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import safes3
-from safes3._operations import NEVER, OPERATIONS, Kind
-from safes3._routes import Router, path_kind
-from safes3._rules import rules_for
+from safes3._core._operations import NEVER, OPERATIONS, Kind
+from safes3._core._routes import Router, path_kind
+from safes3._core._rules import rules_for
 from tests.support.modes import KEY, MODES, OTHER_KEY, Mode, md5_of
 from tests.support.operations import COPY_SOURCE_OPERATIONS, CREATING, SSEC_OPERATIONS, WRITES
 from tests.support.params import MODEL, input_members, method_name, params_for

@@ -1,4 +1,4 @@
-"""``safes3._hooks`` offline: ``is_guarded``, and the proof handler with its read-back and cleanup.
+"""``safes3._core._hooks`` offline: ``is_guarded``, and the proof handler, read-back and cleanup.
 
 The clients are genuine safes3 clients whose HTTP session below the gate is
 a fake (:mod:`tests.support.transport`): its answers are canned per request
@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 import safes3
-from safes3._gate import gate_of
-from safes3._hooks import is_guarded
+from safes3._core._gate import gate_of
+from safes3._core._hooks import is_guarded
 from tests.support.modes import MODES, Mode
 from tests.support.transport import Answer, Sent, offline_session
 

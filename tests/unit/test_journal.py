@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safes3 import SSEC, SSEKMS, SSES3, TransferError
-from safes3._journal import DonePart, Journal, encryption_fingerprint
+from safes3._transfer._journal import DonePart, Journal, encryption_fingerprint
 
 
 def make(path: Path, key: SSEC) -> Journal:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from safes3 import PROFILES
-from safes3 import _policygen as pg
-from safes3._policycheck import Caller, denials
+from safes3._cli import _policygen as pg
+from safes3._cli._policycheck import Caller, denials
 
 HERE = Caller(address="10.1.2.3")
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from safes3 import ConfigurationError
-from safes3 import _policygen as pg
+from safes3._cli import _policygen as pg
 
 OURS = pg.bucket_policy(pg.deny_acl_changes("b"))
 GRANT = {

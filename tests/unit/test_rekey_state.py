@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from safes3 import ConfigurationError
-from safes3._rekey import StateFile
+from safes3._cli._rekey import StateFile
 
 HEADER = {"bucket": "b", "prefix": "p/", "old": "none", "new": "SSE-C:x"}
 

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.endpoint import Endpoint
 from botocore.hooks import first_non_none_response
 
-from safes3._retry import FALSE_MEANS_NO_RETRY, false_means_no_retry
+from safes3._transfer._retry import FALSE_MEANS_NO_RETRY, false_means_no_retry
 
 
 class _RetriesOnAnyAnswer(Endpoint):

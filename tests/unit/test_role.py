@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 import safes3
-from safes3._expiry import looks_expired
-from safes3._refresh import RoleCredentials
-from safes3._sts import make_fetcher, sts_client, translate
+from safes3._credentials._expiry import looks_expired
+from safes3._credentials._refresh import RoleCredentials
+from safes3._credentials._sts import make_fetcher, sts_client, translate
 
 ARN = "arn:aws:iam::123456789012:role/app"
 SECRET = "s3cr3t-source-key-value"

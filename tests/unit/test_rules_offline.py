@@ -1,4 +1,4 @@
-"""``safes3._rules`` offline: what each operation's rule is, the parameters the policy
+"""``safes3._core._rules`` offline: what each operation's rule is, the parameters the policy
 puts on it, the refusals, and the proof of encryption read from a response.
 
 Every operation of the installed botocore's S3 model is run under every mode
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import safes3
-from safes3._profiles import get_profile
-from safes3._rules import Policy, rules_for
+from safes3._core._profiles import get_profile
+from safes3._core._rules import Policy, rules_for
 from tests.support.modes import KEY, MODES, OTHER_KEY, Mode, md5_of
 from tests.support.operations import (
     ACL_OPERATIONS,

@@ -20,7 +20,7 @@ import pytest
 from botocore.credentials import Credentials
 
 import safes3
-from safes3._credentials import check_temporary
+from safes3._credentials._static import check_temporary
 
 SECRET = "static-secret-key-for-hygiene-tests"
 TOKEN = "session-token-for-hygiene-tests"

@@ -15,11 +15,11 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError, SSLError
 
 from safes3 import ConfigurationError, TransferError, TransferSettings
-from safes3 import _checksum as ck
-from safes3._parts import PartBody, PartReader
-from safes3._rangeread import read_into as _read_into
-from safes3._retry import RetryableError, is_retryable, run
-from safes3._transfer_settings import MAX_PART, MAX_PARTS, MIN_PART, part_size_for
+from safes3._transfer import _checksum as ck
+from safes3._transfer._parts import PartBody, PartReader
+from safes3._transfer._rangeread import read_into as _read_into
+from safes3._transfer._retry import RetryableError, is_retryable, run
+from safes3._transfer._settings import MAX_PART, MAX_PARTS, MIN_PART, part_size_for
 
 MiB = 1 << 20
 DATA = os.urandom(3 * MiB + 123)

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from safes3 import _jsonlines as jsonlines
+from safes3._cli._rekey import StateFile
 from safes3._exceptions import ConfigurationError, IntegrityError, TransferError
-from safes3._rekey import StateFile
-from safes3._transferstats import TransferStats, resent_inside
-from safes3._uploadpolicy import StoreFailure, translate, verdict
+from safes3._transfer import _jsonlines as jsonlines
+from safes3._transfer._stats import TransferStats, resent_inside
+from safes3._transfer._uploadpolicy import StoreFailure, translate, verdict
 
 WHERE = "s3://b/k"
 

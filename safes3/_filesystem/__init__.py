@@ -1,0 +1,1 @@
+"""The ``safes3://`` fsspec filesystem for pandas, pyarrow and Dask."""
