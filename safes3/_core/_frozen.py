@@ -14,6 +14,7 @@ cut at its declared length.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "PartBody",
     "freeze",
     "read_body",
+    "with_body",
 ]
 
 _METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
@@ -217,6 +219,21 @@ def _framed(body: Any, headers: dict[str, str], where: str) -> Any:
     if hasattr(body, "read"):
         return _Capped(body, length) if length is not None else body
     raise _refuse(where, f"its body is a {type(body).__name__}, not bytes or a stream")
+
+
+def with_body(frozen: Frozen, body: bytes) -> Frozen:
+    """``frozen`` sending ``body`` (the bytes an inspector read) instead of its stream."""
+    where = f"{frozen.method} {frozen.path}"
+    old = frozen.prepared
+    prepared = AWSPreparedRequest(
+        old.method,
+        old.url,
+        old.headers,
+        _framed(body, dict(frozen.headers), where),
+        old.stream_output,
+        getattr(old, "context", None),
+    )
+    return dataclasses.replace(frozen, prepared=prepared)
 
 
 def read_body(body: Any) -> bytes:

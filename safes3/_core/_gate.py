@@ -9,7 +9,8 @@ safes3 builds gets its HTTP session wrapped here, so whatever reached that
 point is checked again: scheme and host, the CA the connection is verified
 with, proxies that would see plaintext, ACL headers, the operation the
 request really is (read back from its route), and the exact encryption
-headers that operation must carry.
+headers that operation must carry.  What is checked is a frozen copy of the
+request (:mod:`safes3._core._frozen`), and that copy is what is sent.
 
 This reaches into two private botocore attributes (``_endpoint`` and
 ``http_session``); ``tests/unit/test_gate_offline.py`` fails if botocore moves them.
@@ -23,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from safes3._core._frozen import Frozen, freeze, read_body
+from safes3._core._frozen import Frozen, freeze, read_body, with_body
 from safes3._core._operations import NEVER, OPERATIONS, Kind, OperationClass, loosening
 from safes3._core._routes import Router, path_kind
 from safes3._core._rules import OperationRule, Policy, rules_for
@@ -173,7 +174,7 @@ class S3Gate(Gate):
                 operation=None,
             )
         if any(OPERATIONS.get(name, _UNKNOWN).inspector is not None for name in found):
-            frozen = freeze(request, body=read_body(request.body))
+            frozen = with_body(frozen, read_body(request.body))
         for name in found:
             self._check_operation(name, wire, encryption, frozen.prepared.body)
         return frozen
