@@ -42,7 +42,7 @@ from safes3._transfer._engineclient import engine_client
 from safes3._transfer._fetchers import Plan, to_file, to_stream
 from safes3._transfer._rangeread import Pin, precondition_failed
 from safes3._transfer._retry import RetryableError, describe, run
-from safes3._transfer._settings import TransferSettings
+from safes3._transfer._settings import MiB, TransferSettings
 from safes3._transfer._stats import TransferStats
 
 __all__ = ["DownloadResult", "download"]
@@ -51,6 +51,8 @@ _ALIGN_LIMIT = 4
 """Align ranges to upload parts only up to this many times ``part_size``."""
 _RESTARTS = 2
 """Fresh starts of a download to a path whose object was replaced meanwhile."""
+_SPREAD_MAX = 256 * (1 << 20)
+"""Largest range of a download to a path (see :meth:`_Download._range_size`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +146,7 @@ class _Download:
         for attempt in range(_RESTARTS + 1):
             dest = DestFile(path)
             try:
-                result = self._run(partial(self._to_file, dest=dest), wanted)
+                result = self._run(partial(self._to_file, dest=dest), wanted, spread=True)
                 dest.publish()
                 return result
             except ObjectChangedError as exc:
@@ -167,16 +169,19 @@ class _Download:
         return self._run(
             lambda plan: to_stream(self.s3, plan, self.settings, self.progress, out, self.stats),
             wanted,
+            spread=False,
         )
 
-    def _run(self, fetch: Callable[[Plan], list[int]], wanted: _Wanted) -> DownloadResult:
+    def _run(
+        self, fetch: Callable[[Plan], list[int]], wanted: _Wanted, *, spread: bool
+    ) -> DownloadResult:
         try:
             head = self._call(lambda: self._head())
             size = int(head["ContentLength"])
             pin = self._pin(head)
             self.algo = self._algorithm(head, wanted.algorithm)
             stored = head.get(self.algo.param)
-            range_size, aligned = self._range_size(size, stored, pin)
+            range_size, aligned = self._range_size(size, stored, pin, spread)
             ranges = [
                 (start, min(range_size, size - start)) for start in range(0, size, range_size)
             ]
@@ -236,14 +241,29 @@ class _Download:
                 return ck.by_name(name)
         return ck.resolve(self.settings.checksum_algorithm)
 
-    def _range_size(self, size: int, stored: str | None, pin: Pin) -> tuple[int, bool]:
-        """Ranges aligned to the upload's parts when that lets the composite be checked."""
-        wanted = self.settings.part_size
+    def _range_size(
+        self, size: int, stored: str | None, pin: Pin, spread: bool
+    ) -> tuple[int, bool]:
+        """Ranges aligned to the upload's parts when that lets the composite be checked.
+
+        Otherwise to a path (``spread``) ``range_size``, by default one range
+        per worker, from ``part_size`` up to ``_SPREAD_MAX``: each GET costs
+        the store a fixed amount of work, and the ranges of a file need no
+        buffer, so fewer and longer ones are cheaper and no slower
+        (docs/benchmarks.md); a range cut short resumes where it stopped, so
+        a long one costs no more to retry.  A stream buffers whole ranges:
+        ``part_size``.
+        """
+        wanted = plain = self.settings.part_size
+        if spread:
+            plain = self.settings.range_size or max(
+                wanted, min(_SPREAD_MAX, _whole_mib(-(-size // self.settings.max_concurrency)))
+            )
         if not stored or "-" not in stored:
-            return wanted, False
+            return plain, False
         count = int(stored.rsplit("-", 1)[1])
         if count < 2:
-            return wanted, False
+            return plain, False
         try:
             first = self._call(lambda: self._head(PartNumber=1, **pin.params()))
         except ClientError as exc:
@@ -259,10 +279,14 @@ class _Download:
             and (count - 1) * part < size <= count * part
         ):
             return part, True
-        return wanted, False
+        return plain, False
 
     def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return run(self.settings, call, self.stats.counter(0))
+
+
+def _whole_mib(n: int) -> int:
+    return -(-n // MiB) * MiB
 
 
 def _verify(

@@ -190,7 +190,7 @@ def settings_for(
         )
     chunk = _explicit(config, "multipart_chunksize")
     if chunk is not None:
-        given["part_size"] = min(max(int(chunk), MIN_PART), MAX_PART)
+        given["part_size"] = given["range_size"] = min(max(int(chunk), MIN_PART), MAX_PART)
     threads = _explicit(config, "use_threads")
     concurrency = _explicit(config, "max_request_concurrency") or _explicit(
         config, "max_concurrency"

@@ -48,6 +48,12 @@ class TransferSettings:
     ``checksum_algorithm`` is the per-part checksum of uploads: ``"auto"``
     picks CRC32C when awscrt is installed (``pip install 'safes3[fast]'``;
     it costs a fraction of zlib's CRC32 in CPU) and CRC32 otherwise.
+    ``range_size`` is the length of the ranged GETs of a download to a path;
+    ``None`` picks one range per worker, at least ``part_size`` and at most
+    256 MiB (each GET costs the store a fixed amount of work, and such ranges
+    need no buffer).  Downloads to a stream buffer whole ranges and use
+    ``part_size``; objects whose stored checksum is per part are read in
+    their parts.
     """
 
     part_size: int = 32 * MiB
@@ -56,6 +62,7 @@ class TransferSettings:
     backoff_initial: float = 0.25
     backoff_max: float = 20.0
     checksum_algorithm: Literal["auto", "CRC32", "CRC32C"] = "auto"
+    range_size: int | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +70,13 @@ class TransferSettings:
             raise ConfigurationError(
                 f"part_size must be an int between {MIN_PART} (5 MiB) and {MAX_PART} (5 GiB) "
                 f"bytes, got {self.part_size!r}"
+            )
+        if self.range_size is not None and (
+            not isinstance(self.range_size, int) or not MIN_PART <= self.range_size <= MAX_PART
+        ):
+            raise ConfigurationError(
+                f"range_size must be None or an int between {MIN_PART} (5 MiB) and {MAX_PART} "
+                f"(5 GiB) bytes, got {self.range_size!r}"
             )
         if not isinstance(self.max_concurrency, int) or not 1 <= self.max_concurrency <= 64:
             raise ConfigurationError(

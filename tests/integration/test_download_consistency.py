@@ -40,7 +40,9 @@ pytestmark = pytest.mark.store
 
 MiB = 1 << 20
 PART = 5 * MiB
-FAST = safes3.TransferSettings(part_size=PART, max_concurrency=2, sleep=lambda _s: None)
+FAST = safes3.TransferSettings(
+    part_size=PART, range_size=PART, max_concurrency=2, sleep=lambda _s: None
+)
 
 
 def versions(size: int) -> tuple[bytes, bytes]:
@@ -158,6 +160,52 @@ def test_on_a_versioned_bucket_the_version_first_seen_is_the_one_downloaded(
     gets = [s for s in wire.where("GET") if s.header("range")]
     assert len(gets) == got.ranges
     assert all(f"versionId={first['VersionId']}" in s.url for s in gets)
+
+
+def _ranges(wire: Wire) -> list[str]:
+    return [str(s.header("range")) for s in wire.where("GET") if s.header("range")]
+
+
+def test_to_a_path_each_worker_reads_one_long_range_and_a_stream_reads_parts(
+    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    """By default a file is read in one range per worker (each GET costs the store work).
+
+    Ranges are whole MiB, at least ``part_size``; a ``range_size`` fixes
+    them; a stream, which buffers whole ranges, keeps ``part_size``.
+    """
+    size = 23 * MiB + 5
+    data = os.urandom(size)
+    admin_s3.put_object(Bucket=bucket, Key="obj", Body=data)
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    three = safes3.TransferSettings(part_size=PART, max_concurrency=3)
+    cases = [
+        (three, [(0, 8 * MiB), (8 * MiB, 16 * MiB), (16 * MiB, size)]),
+        (safes3.TransferSettings(part_size=PART, max_concurrency=1), [(0, size)]),
+        (
+            safes3.TransferSettings(part_size=PART, range_size=10 * MiB, max_concurrency=3),
+            [(0, 10 * MiB), (10 * MiB, 20 * MiB), (20 * MiB, size)],
+        ),
+        (
+            safes3.TransferSettings(part_size=16 * MiB, max_concurrency=3),
+            [(0, 16 * MiB), (16 * MiB, size)],
+        ),
+    ]
+    for chosen, spans in cases:
+        wire = Wire().attach(s3)
+        target = tmp_path / "out.bin"
+        got = safes3.download(s3, bucket, "obj", target, settings=chosen)
+        assert target.read_bytes() == data
+        assert sorted(_ranges(wire)) == sorted(f"bytes={a}-{b - 1}" for a, b in spans)
+        assert got.ranges == len(spans)
+        assert all(s.header("if-match") for s in wire.where("GET"))
+    wire = Wire().attach(s3)
+    stream = io.BytesIO()
+    safes3.download(s3, bucket, "obj", stream, settings=three)
+    assert stream.getvalue() == data
+    assert sorted(_ranges(wire)) == sorted(
+        f"bytes={a}-{min(a + PART, size) - 1}" for a in range(0, size, PART)
+    )
 
 
 def _through(proxy: FaultProxy, store: StoreInfo, **config: Any) -> Any:

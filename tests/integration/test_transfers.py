@@ -42,7 +42,9 @@ pytestmark = pytest.mark.store
 MiB = 1 << 20
 PART = 5 * MiB
 DATA = os.urandom(3 * PART + 12345)
-FAST = safes3.TransferSettings(part_size=PART, max_concurrency=3, sleep=lambda _s: None)
+FAST = safes3.TransferSettings(
+    part_size=PART, range_size=PART, max_concurrency=3, sleep=lambda _s: None
+)
 
 
 class Trickle:

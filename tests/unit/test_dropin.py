@@ -61,6 +61,7 @@ def test_config_fields_map_to_settings() -> None:
         TransferConfig(multipart_chunksize=16 * MiB, max_concurrency=100, num_download_attempts=50)
     )
     assert (got.part_size, got.max_concurrency, got.max_attempts) == (16 * MiB, 64, 20)
+    assert got.range_size == 16 * MiB
     assert settings_for(TransferConfig(multipart_chunksize=1024)).part_size == 5 * MiB
     assert settings_for(TransferConfig(use_threads=False, max_concurrency=8)).max_concurrency == 1
     below = settings_for(TransferConfig(multipart_threshold=100 * MiB), size=60 * MiB)

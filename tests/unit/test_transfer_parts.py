@@ -148,6 +148,11 @@ def test_settings_are_validated_and_frozen() -> None:
         TransferSettings(max_concurrency=0)
     with pytest.raises(ConfigurationError, match="max_attempts"):
         TransferSettings(max_attempts=0)
+    for bad in (MiB, 6 << 30, 8.0 * MiB, True):
+        with pytest.raises(ConfigurationError, match="range_size"):
+            TransferSettings(range_size=bad)  # type: ignore[arg-type]
+    assert TransferSettings(range_size=5 * MiB).range_size == 5 * MiB
+    assert TransferSettings().range_size is None
     with pytest.raises(TypeError):
         TransferSettings(8 * MiB)  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
