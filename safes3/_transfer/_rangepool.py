@@ -28,10 +28,20 @@ Event = tuple[str, int, Any]
 
 
 class RangePool:
-    """``len(states)`` daemon workers; ``release(state)`` runs when each one exits."""
+    """``len(states)`` daemon workers; ``release(state)`` runs when each one exits.
 
-    def __init__(self, states: list[Any], release: Callable[[Any], None]) -> None:
+    Bytes put in place are tallied per range (:meth:`moved`); with
+    ``report`` each step is also a ``progress`` event, which wakes the
+    caller's thread, so a download nobody watches does without them.
+    """
+
+    def __init__(
+        self, states: list[Any], release: Callable[[Any], None], *, report: bool = True
+    ) -> None:
         self.flight = Flight()
+        self.report = report
+        self._tally: dict[int, int] = {}
+        self._tally_lock = threading.Lock()
         self._tasks: queue.SimpleQueue[tuple[int, Callable[[Any], Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -51,7 +61,15 @@ class RangePool:
 
     def progress(self, index: int, nbytes: int) -> None:
         """From a worker: ``nbytes`` more bytes of range ``index`` are in place."""
-        self._events.put(("progress", index, nbytes))
+        with self._tally_lock:
+            self._tally[index] = self._tally.get(index, 0) + nbytes
+        if self.report:
+            self._events.put(("progress", index, nbytes))
+
+    def moved(self) -> int:
+        """Bytes put in place so far, over all ranges."""
+        with self._tally_lock:
+            return sum(self._tally.values())
 
     def next_event(self) -> Event:
         return self._events.get()

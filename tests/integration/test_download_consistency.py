@@ -208,6 +208,32 @@ def test_to_a_path_each_worker_reads_one_long_range_and_a_stream_reads_parts(
     )
 
 
+def test_a_file_is_written_in_pieces_of_at_most_256_kib(
+    store: StoreInfo,
+    admin_s3: S3Client,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large page-cache writes were measured to cost far more CPU (see ``_fetchers.WRITE``)."""
+    data = os.urandom(3 * MiB + 17)
+    admin_s3.put_object(Bucket=bucket, Key="obj", Body=data)
+    s3 = client_for(store, safes3.SSEKMS(store.kms_key_ids[0]))
+    sizes: list[int] = []
+    real = os.pwrite
+
+    def pwrite(fd: int, view: Any, offset: int) -> int:
+        sizes.append(len(view))
+        return real(fd, view, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    target = tmp_path / "out.bin"
+    safes3.download(s3, bucket, "obj", target)
+    assert target.read_bytes() == data
+    assert sum(sizes) == len(data)
+    assert max(sizes) == 256 * 1024
+
+
 def _through(proxy: FaultProxy, store: StoreInfo, **config: Any) -> Any:
     return client_for(
         store,
