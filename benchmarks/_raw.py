@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 __all__ = ["raw_get", "raw_put"]
 
 _BLOCK = 1 << 20
+_WRITE = 256 << 10
 
 
 def _connect(endpoint_url: str, ca_bundle: str) -> tuple[ssl.SSLSocket, str]:
@@ -69,7 +70,12 @@ def raw_put(
 
 
 def raw_get(endpoint_url: str, ca_bundle: str, bucket: str, key: str, dest: BinaryIO) -> int:
-    """One HTTP GET of the whole object, written to ``dest`` from a reused 1 MiB buffer."""
+    """One HTTP GET of the whole object, written to ``dest`` from a reused 1 MiB buffer.
+
+    The buffer is written in 256 KiB pieces, as safes3 writes its ranges:
+    with 1 MiB writes this machine's page cache was measured to cost 2-3
+    times more CPU per GiB, which would lower the ceiling.
+    """
     tls, host = _connect(endpoint_url, ca_bundle)
     with tls:
         tls.sendall(f"GET /{bucket}/{quote(key)} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
@@ -88,6 +94,7 @@ def raw_get(endpoint_url: str, ca_bundle: str, bucket: str, key: str, dest: Bina
             filled += n
             got += n
             if filled == _BLOCK or got == length:
-                dest.write(buf[:filled])
+                for piece in range(0, filled, _WRITE):
+                    dest.write(buf[piece : min(piece + _WRITE, filled)])
                 filled = 0
         return got
