@@ -22,6 +22,7 @@ from safes3._bulk._plan import Item, Location, local_target
 from safes3._bulk._state import Ledger, StateFile
 from safes3._exceptions import SafeS3Error
 from safes3._transfer._download import download
+from safes3._transfer._fetchers import WRITE
 from safes3._transfer._retry import RetryableError, run
 from safes3._transfer._settings import TransferSettings
 from safes3._transfer._upload import upload
@@ -88,8 +89,13 @@ class Mover:
         data: bytes = self._retry(lambda: self._get(bucket, key))
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                view, done = memoryview(data), 0
+                while done < len(view):
+                    wrote = out.write(view[done : done + WRITE])
+                    if not wrote:
+                        raise OSError(f"writing {tmp} stopped at byte {done}")
+                    done += wrote
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
