@@ -51,7 +51,7 @@ _ALIGN_LIMIT = 4
 """Align ranges to upload parts only up to this many times ``part_size``."""
 _RESTARTS = 2
 """Fresh starts of a download to a path whose object was replaced meanwhile."""
-_SPREAD_MAX = 256 * (1 << 20)
+_SPREAD_MAX = 256 * MiB
 """Largest range of a download to a path (see :meth:`_Download._range_size`)."""
 
 

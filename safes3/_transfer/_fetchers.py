@@ -52,7 +52,7 @@ WRITE = 256 << 10
 
 The page cache sizes its folios from the write: with 1 MiB writes, repeated
 downloads on the test machine (a VM whose free memory is handed back to the
-host) ran at 2.4-4.2 CPU-s/GiB in most repeats instead of 1.2-1.8, the time
+host) ran at 2.4-4.5 CPU-s/GiB in most repeats instead of 1.2-1.8, the time
 going into the kernel's copy into fresh page-cache memory; with 256 KiB
 writes (boto3 writes 256 KiB too) no repeat did (docs/benchmarks.md).
 """
