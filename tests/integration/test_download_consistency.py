@@ -250,14 +250,24 @@ def _proxy(store: StoreInfo) -> FaultProxy:
     return FaultProxy(parsed.hostname, parsed.port)
 
 
+@pytest.mark.parametrize(
+    "chosen",
+    [FAST, safes3.TransferSettings(part_size=PART, max_concurrency=2, sleep=lambda _s: None)],
+    ids=["part-ranges", "one-long-range-per-worker"],
+)
 def test_ranges_cut_reset_and_stalled_mid_body_are_resumed_exactly(
-    store: StoreInfo, admin_s3: S3Client, bucket: str, tmp_path: Path
+    store: StoreInfo,
+    admin_s3: S3Client,
+    bucket: str,
+    tmp_path: Path,
+    chosen: safes3.TransferSettings,
 ) -> None:
     """One retry per fault, and no more: a connection that ended early was not pooled again.
 
     Were a half-read connection handed back to urllib3's pool, the next range
     sent on it would read the rest of the old body as its answer and fail,
-    costing retries beyond the three faults.
+    costing retries beyond the three faults.  The default for a file, one
+    long range per worker, is resumed from the byte where it was cut too.
     """
     data = os.urandom(8 * PART + 99)
     admin_s3.put_object(Bucket=bucket, Key="obj", Body=data)
@@ -266,9 +276,10 @@ def test_ranges_cut_reset_and_stalled_mid_body_are_resumed_exactly(
         proxy.arm("cut", after=3 * MiB, direction="down")
         proxy.arm("reset", after=6 * MiB, direction="down")
         proxy.arm("stall", after=9 * MiB, direction="down")
-        got = safes3.download(_through(proxy, store), bucket, "obj", target, settings=FAST)
+        got = safes3.download(_through(proxy, store), bucket, "obj", target, settings=chosen)
         assert proxy.fired == ["cut", "reset", "stall"]
     assert target.read_bytes() == data
+    assert got.ranges == (9 if chosen is FAST else 2)
     assert got.retries == 3
     assert got.bytes_refetched == 0
     assert list(tmp_path.iterdir()) == [target]
