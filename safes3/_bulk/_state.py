@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from safes3._exceptions import BulkTransferError, ConfigurationError
+from safes3._transfer import _jsonlines as jsonlines
 
 __all__ = ["Budget", "BulkResult", "Ledger", "OnObject", "StateFile", "Stopped", "TreeProgress"]
 
@@ -68,12 +69,7 @@ class StateFile:
         self.done: set[str] = set()
         self._lock = threading.Lock()
         if path.exists():
-            lines = []
-            for raw in path.read_text().splitlines():
-                try:
-                    lines.append(json.loads(raw))
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash: that object is sent again
+            lines = jsonlines.read_state(path)
             if lines and lines[0] != header:
                 raise ConfigurationError(
                     f"state file {path} belongs to another job ({lines[0]}); "
@@ -176,6 +172,7 @@ class Ledger:
     def failed(self, action: str, name: str, why: str) -> None:
         with self.lock:
             self.result.failed[name] = why
+        self._local.seen = 0
         self.tell(action, name, f"failed: {why}")
 
     def finished(self, action: str, name: str, size: int, outcome: str) -> None:

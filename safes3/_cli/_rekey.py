@@ -87,13 +87,7 @@ class StateFile:
 
 def _entries(path: Path) -> list[dict[str, str]]:
     """The state file's entries; a torn last line (a crash mid-write) is dropped and cut off."""
-    try:
-        entries: list[dict[str, str]] = jsonlines.read(path)
-    except jsonlines.DamagedLine as exc:
-        raise ConfigurationError(
-            f"state file {path}: {exc}; it is not a torn last line, so it was not written "
-            "by an interrupted run: delete it to start over"
-        ) from exc
+    entries: list[dict[str, str]] = jsonlines.read_state(path)
     return entries
 
 

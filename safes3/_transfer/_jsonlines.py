@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DamagedLine", "append", "read", "replace"]
+from safes3._exceptions import ConfigurationError
+
+__all__ = ["DamagedLine", "append", "read", "read_state", "replace"]
 
 
 class DamagedLine(ValueError):
@@ -63,6 +65,17 @@ def read(path: Path, raw: bytes | None = None, *, whole_document: bool = False) 
             fh.truncate(len(complete))
             os.fsync(fh.fileno())
     return entries
+
+
+def read_state(path: Path) -> list[dict[str, Any]]:
+    """A resumable run's state file: :func:`read`, with damage as :class:`ConfigurationError`."""
+    try:
+        return read(path)
+    except DamagedLine as exc:
+        raise ConfigurationError(
+            f"state file {path}: {exc}; it is not a torn last line, so it was not written "
+            "by an interrupted run: delete it to start over"
+        ) from exc
 
 
 def append(path: Path, entry: dict[str, Any], *, create: bool = False) -> None:
