@@ -73,6 +73,7 @@ _READ_ARGS = {
     "RequestPayer": "RequestPayer",
     "ExpectedBucketOwner": "ExpectedBucketOwner",
 }
+_ABORT_ARGS = frozenset({"ExpectedBucketOwner", "RequestPayer"})
 _PART_ARGS = frozenset(
     {
         *(k for k in _READ_ARGS if k.startswith("CopySource")),
@@ -283,8 +284,16 @@ class _Copy:
         return [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
 
     def _abort(self, upload_id: str) -> bool:
+        """AbortMultipartUpload, retried, with the caller's payer and owner arguments."""
+        owner = {k: v for k, v in self.extra.items() if k in _ABORT_ARGS}
         try:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+            run(
+                self.settings,
+                lambda: self.s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=upload_id, **owner
+                ),
+                lambda *_: None,
+            )
         except (BotoCoreError, ClientError):
             return False
         return True
