@@ -47,11 +47,19 @@ _PATTERNS = [
 
 
 def register_secret(value: str | None) -> None:
-    """Make ``value`` disappear from every log record from now on."""
+    """Make ``value`` disappear from every log record from now on.
+
+    A value already registered costs a set lookup: the guards register the
+    SSE-C key a request names on each request, and attaching the filters
+    walks every logger.
+    """
+    new = False
     if value and len(value) >= _MIN_SECRET:
         with _lock:
+            new = value not in _secrets
             _secrets.add(value)
-    install()
+    if new or not _installed:
+        install()
 
 
 def redact(text: str) -> str:

@@ -46,10 +46,10 @@ from safes3._bulk._state import (
     Stopped,
     TreeProgress,
 )
-from safes3._core._hooks import guard_policy
 from safes3._exceptions import ConfigurationError, SafeS3Error, TransferError
+from safes3._transfer._engineclient import engine_client
 from safes3._transfer._journal import encryption_fingerprint
-from safes3._transfer._retry import RetryableError, quiet_botocore
+from safes3._transfer._retry import RetryableError
 from safes3._transfer._settings import TransferSettings
 
 __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
@@ -57,10 +57,10 @@ __all__ = ["DEFAULT_MEMORY", "BulkResult", "copy_tree"]
 DEFAULT_MEMORY = 256 * (1 << 20)
 _Known = tuple[int, "str | None", "Path | None"]
 _INLINE = 1 << 20
+"""Up to this size the sync rule's MD5 runs on the planning thread: cheaper than a handoff."""
 _OURS = (SafeS3Error, RetryableError, Stopped)
 """Failures whose message is already safes3's sentence."""
 _THEIRS: tuple[type[BaseException], ...] = (ClientError, *FOREIGN)
-"""Up to this size the sync rule's MD5 runs on the planning thread: cheaper than a handoff."""
 
 
 def copy_tree(
@@ -98,12 +98,7 @@ def copy_tree(
     default) any failed object raises :class:`BulkTransferError`, which
     carries the :class:`BulkResult`.
     """
-    policy = guard_policy(s3.meta.events)
-    if policy is None:
-        raise ConfigurationError(
-            "safes3.copy_tree() needs a client made by safes3.client(); this one carries no "
-            "safes3 guards"
-        )
+    policy = engine_client(s3, "safes3.copy_tree()")
     pool_size = int(getattr(s3.meta.config, "max_pool_connections", 10) or 10)
     jobs = jobs if jobs is not None else min(16, pool_size)
     if not isinstance(jobs, int) or not 1 <= jobs <= pool_size:
@@ -115,7 +110,6 @@ def copy_tree(
     src, dst = check_request(
         source, dest, sync=sync, delete=delete, state_file=state_file, memory_limit=memory_limit
     )
-    quiet_botocore(s3)
     state = None
     if state_file is not None and not dry_run:
         header = {"source": src.text, "dest": dst.text}

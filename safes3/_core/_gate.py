@@ -25,7 +25,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from safes3._core._frozen import Frozen, freeze, read_body, with_body
-from safes3._core._operations import NEVER, OPERATIONS, Kind, OperationClass, loosening
+from safes3._core._operations import (
+    ACL_HEADERS,
+    NEVER,
+    OPERATIONS,
+    Kind,
+    OperationClass,
+    loosening,
+)
 from safes3._core._routes import Router, path_kind
 from safes3._core._rules import OperationRule, Policy, rules_for
 from safes3._exceptions import ACLRefusedError, InsecureTransportError, OperationRefusedError
@@ -41,7 +48,6 @@ __all__ = [
     "sts_base",
 ]
 
-_ACL_PREFIXES = ("x-amz-acl", "x-amz-grant-")
 _SSE_HEADER = "x-amz-server-side-encryption"
 _AWS_S3_HOST = re.compile(
     r"^(?:(?P<bucket>[a-z0-9][a-z0-9.-]*)\.)?"
@@ -159,7 +165,7 @@ class S3Gate(Gate):
         encryption = []
         for name in names:
             if name.startswith("x-amz-"):
-                if name.startswith(_ACL_PREFIXES):
+                if name.startswith(ACL_HEADERS):
                     raise ACLRefusedError(
                         f"{where} carries the ACL header {name!r} (added after safes3's "
                         "checks, e.g. by another event handler); it was not sent"

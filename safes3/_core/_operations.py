@@ -18,7 +18,7 @@ from enum import Enum
 from safes3._core import _inspect as ins
 from safes3._core._inspect import Inspector
 
-__all__ = ["NEVER", "OPERATIONS", "Kind", "OperationClass", "loosening"]
+__all__ = ["ACL_HEADERS", "NEVER", "OPERATIONS", "Kind", "OperationClass", "loosening"]
 
 
 class Kind(str, Enum):
@@ -37,6 +37,8 @@ class OperationClass:
 
 NEVER = frozenset({"PutBucketAcl", "PutObjectAcl"})
 """ACL changes: refused whatever the settings say."""
+ACL_HEADERS = ("x-amz-acl", "x-amz-grant-")
+"""Prefixes of the (lower-case) headers that set an ACL: refused on every request."""
 
 _R, _W, _O = Kind.READ, Kind.WRITE, Kind.OTHER
 _SENDS_OUT = ins.always(

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from safes3._core._encryption import SSEC
 from safes3._core._gate import refuse_loosening
-from safes3._core._operations import OPERATIONS, Kind
+from safes3._core._operations import ACL_HEADERS, OPERATIONS, Kind
 from safes3._core._rules import Policy, rules_for
 from safes3._exceptions import (
     ACLRefusedError,
@@ -204,7 +204,7 @@ def _check_url(name: str, request: Any, model: Any, allowed: Collection[str]) ->
 
 def _check_headers(name: str, request: Any, policy: Policy, rule: Any) -> None:
     headers = {k.lower(): str(v) for k, v in request.headers.items()}
-    if any(h.startswith(("x-amz-acl", "x-amz-grant-")) for h in headers):
+    if any(h.startswith(ACL_HEADERS) for h in headers):
         raise ACLRefusedError(f"the presigned URL for {name} would carry an ACL; refused")
     for header, value in policy.required_headers(rule):
         if headers.get(header) != value:
@@ -245,7 +245,7 @@ def _check_post(request: Any, policy: Policy, cap: int) -> None:
 
 def _refuse_acl_name(name: str) -> None:
     low = name.lower().lstrip("$")
-    if low == "acl" or low.startswith(("x-amz-acl", "x-amz-grant-")):
+    if low == "acl" or low.startswith(ACL_HEADERS):
         raise ACLRefusedError(
             f"presigned POST field or condition {name!r} sets an ACL; safes3 refuses ACLs "
             "(objects stay private to the bucket owner)"

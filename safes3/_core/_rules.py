@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from botocore.model import OperationModel, ServiceModel
 
 from safes3._core._encryption import SSEC, Encryption
-from safes3._core._operations import OPERATIONS, Kind
+from safes3._core._operations import ACL_HEADERS, OPERATIONS, Kind
 from safes3._core._profiles import StoreProfile
 from safes3._exceptions import (
     ACLRefusedError,
@@ -43,7 +43,6 @@ _CHECKSUM_PARAMS = (
 _CHUNK = 1 << 20
 _FINISHES_OBJECT = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 _ECHOES = ("ServerSideEncryption", "SSECustomerKeyMD5", "SSEKMSKeyId")
-_ACL_HEADERS = ("x-amz-acl", "x-amz-grant-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +188,7 @@ class Policy:
         wire: dict[str, str] = {}
         for name, value in headers.items():
             low = name.lower()
-            if low.startswith(_ACL_HEADERS):
+            if low.startswith(ACL_HEADERS):
                 raise ACLRefusedError(
                     f"{rule.name} carries the ACL header {low!r} (added after safes3's "
                     "checks, e.g. by another event handler); it was not sent"

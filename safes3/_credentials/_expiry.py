@@ -90,9 +90,9 @@ def handlers(
 def install_expiry(events: BaseEventHooks, credentials: Callable[[], Credentials | None]) -> None:
     """One retry after expired credentials, ahead of botocore's own retry handler."""
     on_sign, on_needs_retry = handlers(credentials)
-    events.register("before-sign.s3", on_sign, unique_id=f"{'safes3'}-expiry-generation")
+    events.register("before-sign.s3", on_sign, unique_id="safes3-expiry-generation")
     events.register_first(
         "needs-retry.s3",
         on_needs_retry,  # type: ignore[arg-type]
-        unique_id=f"{'safes3'}-expiry-retry",
+        unique_id="safes3-expiry-retry",
     )

@@ -221,7 +221,7 @@ def translate(exc: ClientError, role: AssumeRole) -> RoleAssumptionError:
 
 def guard_sts(events: BaseEventHooks, ca_path: str) -> None:
     """Gate every STS client: an early refusal of plain HTTP, then the gate itself."""
-    events.register("before-send.sts", _refuse_plain_sts, unique_id=f"{'safes3'}-sts-https")
+    events.register("before-send.sts", _refuse_plain_sts, unique_id="safes3-sts-https")
     base = sts_base(ca_path)
 
     def on_sts_class(base_classes: list[type], **_: Any) -> None:
@@ -231,7 +231,7 @@ def guard_sts(events: BaseEventHooks, ca_path: str) -> None:
     events.register_last(
         "creating-client-class.sts",
         on_sts_class,
-        unique_id=f"{'safes3'}-sts-class",
+        unique_id="safes3-sts-class",
     )
 
 

@@ -223,11 +223,11 @@ def quiet_botocore(s3: BaseClient) -> None:
     """Tune ``s3`` for the transfer engine's own calls: no botocore retries, no 100-continue."""
     events = s3.meta.events
     events.register(
-        "before-call.s3.UploadPart", no_expect_for_engine, unique_id=f"{'safes3'}-transfer-expect"
+        "before-call.s3.UploadPart", no_expect_for_engine, unique_id="safes3-transfer-expect"
     )
     if FALSE_MEANS_NO_RETRY:
         events.register_first(
             "needs-retry.s3",
             no_retry_for_engine,  # type: ignore[arg-type]
-            unique_id=f"{'safes3'}-transfer-no-retry",
+            unique_id="safes3-transfer-no-retry",
         )

@@ -182,8 +182,7 @@ def test_foreign_encryption_on_a_write_never_reaches_the_wire(
 def test_an_sse_c_object_can_be_read_under_any_policy(name: str, mode: Mode) -> None:
     """A read names the object's own key; only writes are held to the policy.
 
-    Fails for SelectObjectContent: its rule counts it as a write (POST, Key,
-    SSECustomerKey), though the operation table says it reads data.
+    SelectObjectContent included: a POST with a Key and an SSE-C key, but a read.
     """
     [first] = call(mode, name, SSECustomerKey=OTHER_KEY)
     assert first.headers[f"x-amz-{_SSE}-customer-key-md5"] == md5_of(OTHER_KEY)
@@ -191,10 +190,7 @@ def test_an_sse_c_object_can_be_read_under_any_policy(name: str, mode: Mode) -> 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_table_and_the_rules_agree_on_what_writes(name: str) -> None:
-    """The gate's table and the handlers' rules classify the same operations as writes.
-
-    Fails for SelectObjectContent (see above).
-    """
+    """The gate's table and the handlers' rules classify the same operations as writes."""
     rule = RULES[name]
     writes = OPERATIONS[name].kind is Kind.WRITE
     if rule.creates_object:
@@ -206,11 +202,8 @@ def test_the_table_and_the_rules_agree_on_what_writes(name: str) -> None:
 def test_restore_output_is_written_under_the_policy() -> None:
     """A SELECT restore writes its result as new objects under OutputLocation.
 
-    Nothing puts or checks the policy's encryption there: the request below,
-    with no ``Encryption`` for the output, is sent (under any mode: the
-    rules never look inside RestoreRequest).  Left failing on purpose: a
-    write path without the policy's encryption, which the table classifies
-    "other".
+    The policy's encryption is not put there, so a restore with an output
+    location is refused unless ``allow_operations`` names RestoreObject.
     """
     mode = MODES[0]
     request = {
