@@ -101,10 +101,16 @@ def test_state_file_resumes_and_refuses_another_job(tmp_path: Path) -> None:
         fh.write('{"done": "cut sh')  # a line cut short by a crash
     again = StateFile(path, header)
     assert again.done == {"x", "y/z"}
+    again.record("after")  # the torn line was cut off, so this one stands alone
     again.close()
     assert json.loads(path.read_text().splitlines()[0]) == header
+    assert StateFile(path, header).done == {"x", "y/z", "after"}
     with pytest.raises(ConfigurationError, match="another job"):
         StateFile(path, {**header, "dest": "s3://other/"})
+    with path.open("a") as fh:
+        fh.write('not json\n{"done": "later"}\n')
+    with pytest.raises(ConfigurationError, match="not a torn last line"):
+        StateFile(path, header)
 
 
 def test_budget_caps_what_is_handed_out() -> None:
